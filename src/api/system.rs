@@ -1,0 +1,119 @@
+//! Health, version and system settings.
+
+use super::error::ApiError;
+use super::{AppState, body};
+use crate::settings::SystemSettings;
+use serde::Serialize;
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::reply::{Reply, Response};
+
+pub const SYSTEM_KEY: &str = "system";
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    timestamp: u64,
+    uptime: f64,
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn with_state(
+    s: AppState,
+) -> impl Filter<Extract = (AppState,), Error = std::convert::Infallible> + Clone {
+    warp::any().map(move || s.clone())
+}
+
+/// The persisted settings as stored, plus which keys the environment overrides.
+fn settings_view(state: &AppState) -> Result<Response, ApiError> {
+    let persisted: SystemSettings = state.store().get_setting(SYSTEM_KEY)?.unwrap_or_default();
+    let mut v = serde_json::to_value(&persisted).map_err(|e| ApiError::internal(e.to_string()))?;
+    let s = state.settings();
+    v["envOverrides"] = s
+        .env_overrides
+        .iter()
+        .map(|k| (k.to_string(), serde_json::Value::Bool(true)))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    v["effective"] = serde_json::json!({ "logLevel": s.log_level.as_str() });
+    Ok(warp::reply::json(&v).into_response())
+}
+
+pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
+    let limit = state.settings().max_body_bytes;
+
+    let health = warp::path!("health")
+        .and(warp::get().or(warp::head()).unify())
+        .and(with_state(state.clone()))
+        .map(|s: AppState| {
+            warp::reply::json(&Health {
+                status: "healthy",
+                timestamp: unix_now(),
+                uptime: s.inner.started.elapsed().as_secs_f64(),
+            })
+            .into_response()
+        });
+
+    let version = warp::path!("version")
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .map(|s: AppState| warp::reply::json(&s.inner.version).into_response());
+
+    // API.md names these /api/system/settings(+/update); the reference also serves
+    // /api/config/system (GET/PUT). Both are served.
+    let get_settings = warp::path!("system" / "settings")
+        .or(warp::path!("config" / "system"))
+        .unify()
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .and_then(|s: AppState| async move { settings_view(&s).map_err(ApiError::reject) });
+
+    let put_settings = warp::path!("system" / "settings" / "update")
+        .and(warp::post())
+        .or(warp::path!("config" / "system").and(warp::put()))
+        .unify()
+        .and(with_state(state))
+        .and(body::json::<serde_json::Value>(limit))
+        .and_then(|s: AppState, patch: serde_json::Value| async move {
+            apply_patch(&s, patch).map_err(ApiError::reject)
+        });
+
+    health
+        .or(version)
+        .unify()
+        .or(get_settings)
+        .unify()
+        .or(put_settings)
+        .unify()
+        .boxed()
+}
+
+/// Merges a partial JSON object into the stored settings (keys absent stay as they are),
+/// validates the result, then persists it in one commit.
+fn apply_patch(state: &AppState, patch: serde_json::Value) -> Result<Response, ApiError> {
+    let serde_json::Value::Object(patch) = patch else {
+        return Err(ApiError::bad_request("Settings must be a JSON object"));
+    };
+    let current: SystemSettings = state.store().get_setting(SYSTEM_KEY)?.unwrap_or_default();
+    let mut merged = match serde_json::to_value(&current) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    for (k, v) in patch {
+        if v.is_null() {
+            merged.remove(&k);
+        } else {
+            merged.insert(k, v);
+        }
+    }
+    let new: SystemSettings = serde_json::from_value(serde_json::Value::Object(merged))
+        .map_err(|e| ApiError::bad_request(format!("Invalid settings: {e}")))?;
+    state.update_system_settings(new)?;
+    settings_view(state)
+}

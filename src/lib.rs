@@ -1,0 +1,11 @@
+//! Pulse for Rust: monitors Proxmox VE, PBS, PMG and Docker hosts from one binary.
+
+pub mod api;
+pub mod cli;
+pub mod crypto;
+pub mod logging;
+pub mod server;
+pub mod settings;
+pub mod store;
+pub mod ui;
+pub mod version;

@@ -1,0 +1,490 @@
+//! Settings: built-in defaults < persisted settings (redb `settings/system`) < environment <
+//! command-line flags. Every bad value is reported with its name; nothing here panics.
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_PORT: u16 = 7655;
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
+
+/// Where environment values come from (the process, or a map in tests).
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl Env for HashMap<&str, &str> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name)
+            .map(|v| v.to_string())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// Flags of `pulse serve`; `None` means "not given".
+#[derive(Debug, Default, Clone)]
+pub struct ServeFlags {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+}
+
+/// A bad value, named as the user wrote it (`FRONTEND_PORT`, `--listen`, `logLevel`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingError {
+    pub name: String,
+    pub message: String,
+}
+
+impl fmt::Display for SettingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.name, self.message)
+    }
+}
+
+fn bad(name: &str, message: impl Into<String>) -> SettingError {
+    SettingError {
+        name: name.into(),
+        message: message.into(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    pub fn parse(s: &str) -> Option<LogLevel> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "trace" => LogLevel::Trace,
+            "debug" => LogLevel::Debug,
+            "info" => LogLevel::Info,
+            "warn" | "warning" => LogLevel::Warn,
+            "error" => LogLevel::Error,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Trace => "trace",
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Console,
+    /// Console on a terminal, JSON otherwise (journald, docker logs).
+    Auto,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// What is persisted in redb under `settings/system` (the reference's `system.json`).
+/// Unknown keys are kept so a settings write never drops what a newer build stored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SystemSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_level: Option<String>,
+    #[serde(default)]
+    pub allow_embedding: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_embed_origins: Option<String>,
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+impl SystemSettings {
+    /// Checks the values a user can send; errors are named by their JSON key.
+    pub fn validate(&self) -> Vec<SettingError> {
+        let mut errs = Vec::new();
+        if let Some(l) = &self.log_level
+            && LogLevel::parse(l).is_none()
+        {
+            errs.push(bad(
+                "logLevel",
+                "must be one of trace, debug, info, warn, error",
+            ));
+        }
+        if let Some(o) = &self.allowed_embed_origins {
+            for origin in o.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                if !valid_origin(origin) {
+                    errs.push(bad(
+                        "allowedEmbedOrigins",
+                        format!("{origin:?} is not an origin like https://host[:port]"),
+                    ));
+                }
+            }
+        }
+        errs
+    }
+}
+
+/// An origin for CSP `frame-ancestors`: scheme://host[:port], no path, no spaces or quotes
+/// (anything else could inject directives into the header).
+fn valid_origin(o: &str) -> bool {
+    let Some(rest) = o
+        .strip_prefix("https://")
+        .or_else(|| o.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    !rest.is_empty()
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '*'))
+}
+
+/// The resolved settings the server runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub log_level: LogLevel,
+    pub log_format: LogFormat,
+    pub tls: Option<TlsFiles>,
+    pub max_body_bytes: usize,
+    pub allow_embedding: bool,
+    pub allowed_embed_origins: Vec<String>,
+    /// Names of persisted keys that the environment currently overrides.
+    pub env_overrides: Vec<&'static str>,
+}
+
+/// The data dir: `--data-dir` > `PULSE_DATA_DIR` > `/etc/pulse` if it is a writable dir >
+/// `./data`. Resolved before anything else because the persisted layer lives in it.
+pub fn data_dir(flags: &ServeFlags, env: &dyn Env) -> PathBuf {
+    if let Some(d) = &flags.data_dir {
+        return d.clone();
+    }
+    if let Some(d) = env.var("PULSE_DATA_DIR") {
+        return PathBuf::from(d);
+    }
+    let etc = Path::new("/etc/pulse");
+    if dir_is_writable(etc) {
+        etc.to_path_buf()
+    } else {
+        PathBuf::from("./data")
+    }
+}
+
+fn dir_is_writable(dir: &Path) -> bool {
+    if !dir.is_dir() {
+        return false;
+    }
+    let probe = dir.join(format!(".pulse-write-probe-{}", std::process::id()));
+    let ok = std::fs::File::create(&probe).is_ok();
+    let _ = std::fs::remove_file(&probe);
+    ok
+}
+
+fn parse_bool(name: &str, v: &str) -> Result<bool, SettingError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(bad(name, "not a boolean (true/false)")),
+    }
+}
+
+fn parse_port(name: &str, v: &str) -> Result<u16, SettingError> {
+    match v.trim().parse::<u16>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(bad(name, "not a port number")),
+    }
+}
+
+/// Resolves everything but the data dir (already chosen) from the four layers.
+/// Returns every bad value at once, so one run tells the user all that is wrong.
+pub fn resolve(
+    flags: &ServeFlags,
+    env: &dyn Env,
+    data_dir: PathBuf,
+    persisted: &SystemSettings,
+) -> Result<Settings, Vec<SettingError>> {
+    let mut errs = Vec::new();
+    let mut env_overrides = Vec::new();
+
+    // Listen address: default 0.0.0.0:7655; env gives port and bind address; --listen both.
+    let mut port = DEFAULT_PORT;
+    for name in ["PORT", "FRONTEND_PORT"] {
+        // FRONTEND_PORT is read last so it wins over the legacy PORT.
+        if let Some(v) = env.var(name) {
+            match parse_port(name, &v) {
+                Ok(p) => port = p,
+                Err(e) => errs.push(e),
+            }
+        }
+    }
+    let mut ip: IpAddr = Ipv4Addr::UNSPECIFIED.into();
+    if let Some(v) = env.var("PULSE_BIND_ADDRESS") {
+        match v.trim().trim_matches(['[', ']']).parse::<IpAddr>() {
+            Ok(a) => ip = a,
+            Err(_) => errs.push(bad("PULSE_BIND_ADDRESS", "not an IP address")),
+        }
+    }
+    let mut listen = SocketAddr::new(ip, port);
+    if let Some(l) = &flags.listen {
+        match l.trim().parse::<SocketAddr>() {
+            Ok(a) => listen = a,
+            Err(_) => errs.push(bad(
+                "--listen",
+                "not an ADDR:PORT address (e.g. 127.0.0.1:7655)",
+            )),
+        }
+    }
+
+    for e in persisted.validate() {
+        errs.push(SettingError {
+            name: format!("persisted setting {}", e.name),
+            message: e.message,
+        });
+    }
+    let mut log_level = persisted
+        .log_level
+        .as_deref()
+        .and_then(LogLevel::parse)
+        .unwrap_or(LogLevel::Info);
+    if let Some(v) = env.var("LOG_LEVEL") {
+        env_overrides.push("logLevel");
+        match LogLevel::parse(&v) {
+            Some(l) => log_level = l,
+            None => errs.push(bad(
+                "LOG_LEVEL",
+                "must be one of trace, debug, info, warn, error",
+            )),
+        }
+    }
+    let mut log_format = LogFormat::Auto;
+    if let Some(v) = env.var("LOG_FORMAT") {
+        match v.trim().to_ascii_lowercase().as_str() {
+            "json" => log_format = LogFormat::Json,
+            "console" | "text" => log_format = LogFormat::Console,
+            "auto" => log_format = LogFormat::Auto,
+            _ => errs.push(bad("LOG_FORMAT", "must be one of json, console, auto")),
+        }
+    }
+
+    let mut tls = None;
+    let https = match env
+        .var("HTTPS_ENABLED")
+        .map(|v| parse_bool("HTTPS_ENABLED", &v))
+    {
+        Some(Ok(b)) => b,
+        Some(Err(e)) => {
+            errs.push(e);
+            false
+        }
+        None => false,
+    };
+    if https {
+        let mut file = |name: &str| match env.var(name) {
+            None => {
+                errs.push(bad(name, "required when HTTPS_ENABLED=true"));
+                None
+            }
+            Some(p) if !Path::new(&p).is_file() => {
+                errs.push(bad(name, format!("{p}: no such file")));
+                None
+            }
+            Some(p) => Some(PathBuf::from(p)),
+        };
+        let cert = file("TLS_CERT_FILE");
+        let key = file("TLS_KEY_FILE");
+        if let (Some(cert), Some(key)) = (cert, key) {
+            tls = Some(TlsFiles { cert, key });
+        }
+    }
+
+    let mut max_body_bytes = DEFAULT_MAX_BODY_BYTES;
+    if let Some(v) = env.var("PULSE_MAX_BODY_BYTES") {
+        match v.trim().parse::<usize>() {
+            Ok(n) if n >= 1024 => max_body_bytes = n,
+            _ => errs.push(bad(
+                "PULSE_MAX_BODY_BYTES",
+                "must be a whole number of bytes, at least 1024",
+            )),
+        }
+    }
+
+    let allowed_embed_origins = persisted
+        .allowed_embed_origins
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    Ok(Settings {
+        listen,
+        data_dir,
+        log_level,
+        log_format,
+        tls,
+        max_body_bytes,
+        allow_embedding: persisted.allow_embedding,
+        allowed_embed_origins,
+        env_overrides,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(
+        env: &[(&'static str, &'static str)],
+        flags: ServeFlags,
+    ) -> Result<Settings, Vec<SettingError>> {
+        let env: HashMap<&str, &str> = env.iter().copied().collect();
+        resolve(
+            &flags,
+            &env,
+            PathBuf::from("/tmp/x"),
+            &SystemSettings::default(),
+        )
+    }
+
+    #[test]
+    fn defaults() {
+        let s = run(&[], ServeFlags::default()).unwrap();
+        assert_eq!(s.listen, "0.0.0.0:7655".parse().unwrap());
+        assert_eq!(s.log_level, LogLevel::Info);
+        assert_eq!(s.max_body_bytes, 1 << 20);
+        assert!(s.tls.is_none());
+    }
+
+    #[test]
+    fn env_then_flags_win() {
+        let s = run(
+            &[
+                ("PORT", "8000"),
+                ("FRONTEND_PORT", "9000"),
+                ("PULSE_BIND_ADDRESS", "127.0.0.1"),
+            ],
+            ServeFlags::default(),
+        )
+        .unwrap();
+        assert_eq!(s.listen, "127.0.0.1:9000".parse().unwrap());
+        let s = run(&[("PORT", "8000")], ServeFlags::default()).unwrap();
+        assert_eq!(s.listen.port(), 8000);
+        let flags = ServeFlags {
+            listen: Some("[::1]:1234".into()),
+            ..Default::default()
+        };
+        let s = run(&[("FRONTEND_PORT", "9000")], flags).unwrap();
+        assert_eq!(s.listen, "[::1]:1234".parse().unwrap());
+    }
+
+    #[test]
+    fn every_bad_value_is_named() {
+        let flags = ServeFlags {
+            listen: Some("nonsense".into()),
+            ..Default::default()
+        };
+        let errs = run(
+            &[
+                ("FRONTEND_PORT", "abc"),
+                ("PORT", "70000"),
+                ("LOG_LEVEL", "loud"),
+                ("LOG_FORMAT", "xml"),
+                ("HTTPS_ENABLED", "true"),
+                ("TLS_KEY_FILE", "/definitely/not/here.pem"),
+                ("PULSE_BIND_ADDRESS", "host.example"),
+                ("PULSE_MAX_BODY_BYTES", "-1"),
+            ],
+            flags,
+        )
+        .unwrap_err();
+        let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        for want in [
+            "FRONTEND_PORT: not a port number",
+            "PORT: not a port number",
+            "LOG_LEVEL:",
+            "LOG_FORMAT:",
+            "TLS_CERT_FILE: required when HTTPS_ENABLED=true",
+            "TLS_KEY_FILE: /definitely/not/here.pem: no such file",
+            "PULSE_BIND_ADDRESS: not an IP address",
+            "PULSE_MAX_BODY_BYTES:",
+            "--listen:",
+        ] {
+            assert!(
+                text.iter().any(|t| t.starts_with(want)),
+                "missing {want:?} in {text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn persisted_layer_sits_under_env() {
+        let env: HashMap<&str, &str> = HashMap::new();
+        let persisted = SystemSettings {
+            log_level: Some("debug".into()),
+            allow_embedding: true,
+            allowed_embed_origins: Some("https://a.example, https://b.example:8443".into()),
+            ..Default::default()
+        };
+        let s = resolve(&ServeFlags::default(), &env, "/x".into(), &persisted).unwrap();
+        assert_eq!(s.log_level, LogLevel::Debug);
+        assert_eq!(
+            s.allowed_embed_origins,
+            vec!["https://a.example", "https://b.example:8443"]
+        );
+        let env: HashMap<&str, &str> = [("LOG_LEVEL", "error")].into_iter().collect();
+        let s = resolve(&ServeFlags::default(), &env, "/x".into(), &persisted).unwrap();
+        assert_eq!(s.log_level, LogLevel::Error);
+        assert_eq!(s.env_overrides, vec!["logLevel"]);
+    }
+
+    #[test]
+    fn header_injection_via_origins_is_refused() {
+        let p = SystemSettings {
+            allowed_embed_origins: Some("https://ok.example, https://x; script-src *".into()),
+            ..Default::default()
+        };
+        assert_eq!(p.validate().len(), 1);
+    }
+
+    #[test]
+    fn data_dir_precedence() {
+        let env: HashMap<&str, &str> = [("PULSE_DATA_DIR", "/from/env")].into_iter().collect();
+        assert_eq!(
+            data_dir(&ServeFlags::default(), &env),
+            PathBuf::from("/from/env")
+        );
+        let flags = ServeFlags {
+            data_dir: Some("/from/flag".into()),
+            ..Default::default()
+        };
+        assert_eq!(data_dir(&flags, &env), PathBuf::from("/from/flag"));
+    }
+}

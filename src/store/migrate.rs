@@ -1,0 +1,146 @@
+//! Schema versions and the steps between them. A step runs inside the same write transaction
+//! that records the new version, so a crash mid-migration leaves the old file untouched.
+
+use super::StoreError;
+use super::tables::*;
+use redb::{ReadableDatabase, TableError, WriteTransaction};
+
+/// The schema this build writes.
+///
+/// - 1: `meta`, `settings`.
+/// - 2: adds `secrets` (sealed values) and the `key_check` canary (written after migration).
+pub const CURRENT_SCHEMA: u32 = 2;
+
+type Step = fn(&WriteTransaction) -> Result<(), redb::Error>;
+
+/// `STEPS[i]` migrates version `i + 1` to `i + 2`.
+const STEPS: &[Step] = &[v1_to_v2];
+
+fn v1_to_v2(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    tx.open_table(SECRETS)?;
+    Ok(())
+}
+
+/// Creates every table of the current schema in a fresh file.
+fn create_all(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    tx.open_table(META)?;
+    tx.open_table(SETTINGS)?;
+    tx.open_table(SECRETS)?;
+    Ok(())
+}
+
+/// Reads the recorded schema version; `None` for a file that has never been initialised.
+pub fn read_version(db: &redb::Database) -> Result<Option<u32>, StoreError> {
+    let rx = db.begin_read().map_err(StoreError::db)?;
+    let table = match rx.open_table(META) {
+        Ok(t) => t,
+        Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(e) => return Err(StoreError::db(e)),
+    };
+    let Some(v) = table.get(META_SCHEMA_VERSION).map_err(StoreError::db)? else {
+        return Ok(None);
+    };
+    let bytes: [u8; 4] = v
+        .value()
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("schema_version is not a u32".into()))?;
+    Ok(Some(u32::from_le_bytes(bytes)))
+}
+
+fn write_version(tx: &WriteTransaction, v: u32) -> Result<(), redb::Error> {
+    tx.open_table(META)?
+        .insert(META_SCHEMA_VERSION, v.to_le_bytes().as_slice())?;
+    Ok(())
+}
+
+/// Brings the file to `CURRENT_SCHEMA`: initialises a new file, runs the steps for an older
+/// one, refuses a newer one. Returns the version found (0 for a new file).
+pub fn migrate(db: &redb::Database) -> Result<u32, StoreError> {
+    let found = read_version(db)?;
+    match found {
+        Some(v) if v > CURRENT_SCHEMA => Err(StoreError::NewerSchema {
+            found: v,
+            supported: CURRENT_SCHEMA,
+        }),
+        Some(0) => Err(StoreError::Corrupt("schema_version 0".into())),
+        Some(v) if v == CURRENT_SCHEMA => Ok(v),
+        Some(v) => {
+            let tx = db.begin_write().map_err(StoreError::db)?;
+            for step in &STEPS[(v as usize - 1)..] {
+                step(&tx).map_err(StoreError::db)?;
+            }
+            write_version(&tx, CURRENT_SCHEMA).map_err(StoreError::db)?;
+            tx.commit().map_err(StoreError::db)?;
+            tracing::info!(from = v, to = CURRENT_SCHEMA, "migrated pulse.redb schema");
+            Ok(v)
+        }
+        None => {
+            let tx = db.begin_write().map_err(StoreError::db)?;
+            create_all(&tx).map_err(StoreError::db)?;
+            write_version(&tx, CURRENT_SCHEMA).map_err(StoreError::db)?;
+            tx.commit().map_err(StoreError::db)?;
+            Ok(0)
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Writes a file exactly as schema version 1 did: meta + settings, nothing else.
+    pub(crate) fn write_v1_file(path: &std::path::Path, settings: &[(&str, &str)]) {
+        let db = redb::Database::create(path).unwrap();
+        let tx = db.begin_write().unwrap();
+        {
+            let mut t = tx.open_table(SETTINGS).unwrap();
+            for (k, v) in settings {
+                t.insert(*k, *v).unwrap();
+            }
+        }
+        write_version(&tx, 1).unwrap();
+        tx.commit().unwrap();
+    }
+
+    #[test]
+    fn steps_cover_every_version() {
+        assert_eq!(STEPS.len() as u32, CURRENT_SCHEMA - 1);
+    }
+
+    #[test]
+    fn v1_file_migrates_and_keeps_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pulse.redb");
+        write_v1_file(&path, &[("system", r#"{"logLevel":"debug"}"#)]);
+        let db = redb::Database::create(&path).unwrap();
+        assert_eq!(migrate(&db).unwrap(), 1);
+        assert_eq!(read_version(&db).unwrap(), Some(CURRENT_SCHEMA));
+        let rx = db.begin_read().unwrap();
+        rx.open_table(SECRETS).expect("v2 adds the secrets table");
+        let s = rx.open_table(SETTINGS).unwrap();
+        assert_eq!(
+            s.get("system").unwrap().unwrap().value(),
+            r#"{"logLevel":"debug"}"#
+        );
+        drop((s, rx));
+        assert_eq!(
+            migrate(&db).unwrap(),
+            CURRENT_SCHEMA,
+            "second open is a no-op"
+        );
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = redb::Database::create(dir.path().join("x.redb")).unwrap();
+        let tx = db.begin_write().unwrap();
+        write_version(&tx, CURRENT_SCHEMA + 5).unwrap();
+        tx.commit().unwrap();
+        let err = migrate(&db).unwrap_err();
+        assert!(
+            matches!(err, StoreError::NewerSchema { found, .. } if found == CURRENT_SCHEMA + 5)
+        );
+        assert!(err.to_string().contains("newer"));
+    }
+}
