@@ -223,17 +223,14 @@ fn security_headers(h: &mut HeaderMap, allow_embedding: bool, origins: &[String]
     );
 }
 
+/// A boxed response future, as `run` handlers return.
+pub type ResponseFuture =
+    std::pin::Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
 /// Builds the request handler for `run`: outer middleware around the warp routes.
 pub fn handler(
     state: AppState,
-) -> impl Fn(
-    Request<Incoming>,
-    SocketAddr,
-) -> std::pin::Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>
-+ Clone
-+ Send
-+ Sync
-+ 'static {
+) -> impl Fn(Request<Incoming>, SocketAddr) -> ResponseFuture + Clone + Send + Sync + 'static {
     let svc = warp::service(crate::api::routes(state.clone()));
     move |mut req: Request<Incoming>, peer: SocketAddr| {
         let mut svc = svc.clone();
