@@ -2,6 +2,7 @@
 
 pub mod body;
 pub mod error;
+pub mod live;
 pub mod system;
 
 use crate::logging::LogHandle;
@@ -25,6 +26,8 @@ pub struct Inner {
     pub store: Store,
     pub version: VersionInfo,
     pub log: Option<LogHandle>,
+    /// The current monitored state, serialized once per change.
+    pub live: Arc<crate::model::published::StateCell>,
     /// Re-resolved when persisted settings change; readers clone the Arc.
     settings: RwLock<Arc<Settings>>,
     flags: ServeFlags,
@@ -46,6 +49,7 @@ impl AppState {
                 store,
                 version,
                 log,
+                live: Arc::new(crate::model::published::StateCell::default()),
                 settings: RwLock::new(Arc::new(settings)),
                 flags,
                 env,
@@ -108,8 +112,15 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
     let api = warp::path("api").and(
         // Anything unmatched under /api is a JSON 404/405 from `recover`, never the SPA page.
         system::routes(state.clone())
+            .or(live::api_routes(state.clone()))
+            .unify()
             .recover(error::recover)
             .unify(),
     );
-    api.or(crate::ui::routes()).unify().boxed()
+    live::ws_routes(state.clone())
+        .or(api)
+        .unify()
+        .or(crate::ui::routes())
+        .unify()
+        .boxed()
 }
