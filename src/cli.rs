@@ -10,6 +10,11 @@ use clap::{Parser, Subcommand};
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Blocking poll threads (DESIGN.md: a small fixed pool).
+const POLLER_THREADS: usize = 4;
 
 #[derive(Parser, Debug)]
 #[command(name = "pulse", version = version::VERSION, about = "Monitors Proxmox VE, PBS, PMG and Docker hosts")]
@@ -165,6 +170,28 @@ fn serve(args: ServeArgs) -> ExitCode {
         Some(log),
     );
 
+    // The monitor owns live state on its own thread; pollers run on their own pool.
+    let stop = Arc::new(AtomicBool::new(false));
+    let monitor = crate::monitor::Monitor::new(
+        state.inner.scheduler.clone(),
+        crate::poller::pool::Pool::new(POLLER_THREADS, "poller"),
+        Arc::new(crate::poller::clock::SystemClock),
+        state.inner.live.clone(),
+    );
+    let monitor_thread = {
+        let stop = stop.clone();
+        std::thread::Builder::new()
+            .name("monitor".into())
+            .spawn(move || monitor.run(stop))
+    };
+    let monitor_thread = match monitor_thread {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("pulse: cannot start the monitor: {e}");
+            return ExitCode::from(1);
+        }
+    };
+
     let code = runtime.block_on(async move {
         let listener = match tokio::net::TcpListener::bind(listen).await {
             Ok(l) => l,
@@ -179,6 +206,8 @@ fn serve(args: ServeArgs) -> ExitCode {
         tracing::info!("shut down cleanly");
         ExitCode::SUCCESS
     });
+    stop.store(true, Ordering::Relaxed);
+    let _ = monitor_thread.join();
     // Dropping the runtime and then the state closes redb and releases the lock.
     drop(runtime);
     code

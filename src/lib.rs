@@ -5,6 +5,7 @@ pub mod cli;
 pub mod crypto;
 pub mod logging;
 pub mod model;
+pub mod monitor;
 pub mod poller;
 pub mod server;
 pub mod settings;

@@ -497,3 +497,21 @@ fn refuses_when_key_missing_but_secrets_exist() {
         "{err}"
     );
 }
+
+#[test]
+fn scheduler_health_shape_without_instances() {
+    let s = start();
+    let r = get(&s.url("/api/monitoring/scheduler/health"), &[]);
+    assert_eq!(r.status, 200);
+    let j = r.json();
+    assert_eq!(j["enabled"], false);
+    assert_eq!(j["queue"]["depth"], 0);
+    assert_eq!(
+        j["deadLetter"],
+        serde_json::json!({"count": 0, "tasks": []})
+    );
+    assert_eq!(j["instances"], serde_json::json!([]));
+    assert!(j["updatedAt"].as_str().unwrap().ends_with('Z'));
+    let st = get(&s.url("/api/state"), &[]).json();
+    assert_eq!(st["nodes"], serde_json::json!([]));
+}

@@ -39,6 +39,23 @@ pub fn api_routes(state: AppState) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
+/// `GET /api/monitoring/scheduler/health` (spec/polling-scheduler.md §6).
+pub fn scheduler_health(state: AppState) -> BoxedFilter<(Response,)> {
+    warp::path!("monitoring" / "scheduler" / "health")
+        .and(warp::get().or(warp::head()).unify())
+        .map(move || {
+            let now = crate::model::time::now_ms();
+            let body = state
+                .inner
+                .scheduler
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .health(now);
+            warp::reply::json(&body).into_response()
+        })
+        .boxed()
+}
+
 /// The WebSocket endpoints: `/ws` and the socket.io compatibility path.
 pub fn ws_routes(state: AppState) -> BoxedFilter<(Response,)> {
     let s = state;

@@ -28,6 +28,8 @@ pub struct Inner {
     pub log: Option<LogHandle>,
     /// The current monitored state, serialized once per change.
     pub live: Arc<crate::model::published::StateCell>,
+    /// Poll scheduling, shared with the monitor thread (scheduler-health view).
+    pub scheduler: Arc<std::sync::Mutex<crate::poller::scheduler::Scheduler>>,
     /// Re-resolved when persisted settings change; readers clone the Arc.
     settings: RwLock<Arc<Settings>>,
     flags: ServeFlags,
@@ -50,6 +52,9 @@ impl AppState {
                 version,
                 log,
                 live: Arc::new(crate::model::published::StateCell::default()),
+                scheduler: Arc::new(std::sync::Mutex::new(
+                    crate::poller::scheduler::Scheduler::new(Default::default(), rand::random()),
+                )),
                 settings: RwLock::new(Arc::new(settings)),
                 flags,
                 env,
@@ -113,6 +118,8 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         // Anything unmatched under /api is a JSON 404/405 from `recover`, never the SPA page.
         system::routes(state.clone())
             .or(live::api_routes(state.clone()))
+            .unify()
+            .or(live::scheduler_health(state.clone()))
             .unify()
             .recover(error::recover)
             .unify(),
