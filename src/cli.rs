@@ -172,12 +172,20 @@ fn serve(args: ServeArgs) -> ExitCode {
 
     // The monitor owns live state on its own thread; pollers run on their own pool.
     let stop = Arc::new(AtomicBool::new(false));
-    let monitor = crate::monitor::Monitor::new(
+    let recorder = match state.attach_history() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("pulse: metric history: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut monitor = crate::monitor::Monitor::new(
         state.inner.scheduler.clone(),
         crate::poller::pool::Pool::new(POLLER_THREADS, "poller"),
         Arc::new(crate::poller::clock::SystemClock),
         state.inner.live.clone(),
     );
+    monitor.on_publish(move |s| recorder.offer(s));
     let monitor_thread = {
         let stop = stop.clone();
         std::thread::Builder::new()

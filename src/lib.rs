@@ -3,6 +3,7 @@
 pub mod api;
 pub mod cli;
 pub mod crypto;
+pub mod history;
 pub mod logging;
 pub mod model;
 pub mod monitor;

@@ -49,6 +49,8 @@ pub struct Monitor {
     rx: mpsc::Receiver<PollResult>,
     cell: Arc<StateCell>,
     pub temperature_monitoring_enabled: bool,
+    /// Called with every published state (the history recorder); must not block.
+    on_publish: Option<Box<dyn Fn(Arc<State>) + Send>>,
 }
 
 impl Monitor {
@@ -71,7 +73,12 @@ impl Monitor {
             rx,
             cell,
             temperature_monitoring_enabled: true,
+            on_publish: None,
         }
+    }
+
+    pub fn on_publish(&mut self, f: impl Fn(Arc<State>) + Send + 'static) {
+        self.on_publish = Some(Box::new(f));
     }
 
     /// The scheduler, shared with the API's scheduler-health view.
@@ -199,7 +206,10 @@ impl Monitor {
             };
             state.connection_health.insert(name, *ok);
         }
-        self.cell.publish(state);
+        let published = self.cell.publish(state);
+        if let Some(f) = &self.on_publish {
+            f(published.state.clone());
+        }
     }
 
     /// Runs until `stop` is set: dispatch, wait for results or the next due time, repeat.

@@ -193,3 +193,68 @@ fn a_client_that_never_reads_does_not_delay_others() {
     }
     drop(stalled);
 }
+
+#[test]
+fn charts_from_recorded_history() {
+    use pulse::model::{Guest, Memory, Storage};
+    let srv = start();
+    let recorder = srv.state.attach_history().unwrap();
+    let now = pulse::model::time::now_ms();
+    let state_at = |t: i64, cpu: f64| State {
+        vms: vec![Guest {
+            id: "lab-pve0-101".into(),
+            vmid: 101,
+            kind: "qemu",
+            status: "running".into(),
+            cpu,
+            memory: Some(Memory::from_used(100, 40)),
+            ..Default::default()
+        }],
+        nodes: vec![node(0)],
+        storage: vec![Storage {
+            id: "lab-pve0-local".into(),
+            usage: 50.0,
+            used: 5,
+            total: 10,
+            avail: 5,
+            ..Default::default()
+        }],
+        last_update: t,
+        ..Default::default()
+    };
+    for (i, t) in [now - 40_000, now - 20_000, now].into_iter().enumerate() {
+        let s = state_at(t, 0.1 * (i + 1) as f64);
+        srv.state.inner.live.publish(s.clone());
+        recorder.offer(std::sync::Arc::new(s));
+        std::thread::sleep(Duration::from_millis(200)); // one tick at a time for the writer
+    }
+    let base = format!("http://127.0.0.1:{}", srv.port);
+    let j = common::get(&format!("{base}/api/charts?range=1h"), &[]).json();
+    let cpu = j["data"]["lab-pve0-101"]["cpu"].as_array().unwrap();
+    assert_eq!(cpu.len(), 3, "{cpu:?}");
+    assert!((cpu[2]["value"].as_f64().unwrap() - 30.0).abs() < 0.01);
+    assert_eq!(j["data"]["lab-pve0-101"]["memory"][0]["value"], 40.0);
+    assert!(j["nodeData"]["lab-pve0"]["cpu"].is_array());
+    assert_eq!(j["storageData"]["lab-pve0-local"]["disk"][0]["value"], 50.0);
+    assert!(j["stats"]["oldestDataTimestamp"].as_i64().unwrap() <= now - 40_000);
+    let r = common::get(&format!("{base}/api/charts?range=2h"), &[]);
+    assert_eq!(r.status, 400);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("accepted values")
+    );
+    let sc = common::get(&format!("{base}/api/storage-charts?range=60"), &[]).json();
+    let usage = sc["lab-pve0-local"]["usage"].as_array().unwrap();
+    assert_eq!(usage.len(), 3);
+    assert!(usage[0]["timestamp"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(sc["lab-pve0-local"]["total"][0]["value"], 10.0);
+    for bad in ["abc", "0", "-5", "1e9"] {
+        assert_eq!(
+            common::get(&format!("{base}/api/storage-charts?range={bad}"), &[]).status,
+            400,
+            "{bad}"
+        );
+    }
+}

@@ -1,6 +1,7 @@
 //! The HTTP API: one file per area, shared state, and the route table.
 
 pub mod body;
+pub mod charts;
 pub mod error;
 pub mod live;
 pub mod system;
@@ -23,7 +24,9 @@ pub struct AppState {
 
 pub struct Inner {
     pub started: Instant,
-    pub store: Store,
+    pub store: Arc<Store>,
+    /// Metric history; attached at start-up (`attach_history`), absent in bare test setups.
+    pub history: std::sync::OnceLock<Arc<std::sync::Mutex<crate::history::History>>>,
     pub version: VersionInfo,
     pub log: Option<LogHandle>,
     /// The current monitored state, serialized once per change.
@@ -48,7 +51,8 @@ impl AppState {
         AppState {
             inner: Arc::new(Inner {
                 started: Instant::now(),
-                store,
+                store: Arc::new(store),
+                history: std::sync::OnceLock::new(),
                 version,
                 log,
                 live: Arc::new(crate::model::published::StateCell::default()),
@@ -72,6 +76,18 @@ impl AppState {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Opens metric history on the store and returns the recorder that feeds it.
+    pub fn attach_history(
+        &self,
+    ) -> Result<crate::history::feed::Recorder, crate::store::StoreError> {
+        let h =
+            crate::history::History::open(self.inner.store.clone(), crate::model::time::now_ms())?;
+        let h = Arc::new(std::sync::Mutex::new(h));
+        let _ = self.inner.history.set(h.clone());
+        crate::history::feed::Recorder::spawn(h)
+            .map_err(|e| crate::store::StoreError::Io(e.to_string()))
     }
 
     /// Validates, persists and applies new persisted settings. Nothing is written unless
@@ -120,6 +136,8 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
             .or(live::api_routes(state.clone()))
             .unify()
             .or(live::scheduler_health(state.clone()))
+            .unify()
+            .or(charts::routes(state.clone()))
             .unify()
             .recover(error::recover)
             .unify(),

@@ -9,15 +9,22 @@ use redb::{ReadableDatabase, TableError, WriteTransaction};
 ///
 /// - 1: `meta`, `settings`.
 /// - 2: adds `secrets` (sealed values) and the `key_check` canary (written after migration).
-pub const CURRENT_SCHEMA: u32 = 2;
+/// - 3: adds `history_slots` and `history_series` (metric history rings).
+pub const CURRENT_SCHEMA: u32 = 3;
 
 type Step = fn(&WriteTransaction) -> Result<(), redb::Error>;
 
 /// `STEPS[i]` migrates version `i + 1` to `i + 2`.
-const STEPS: &[Step] = &[v1_to_v2];
+const STEPS: &[Step] = &[v1_to_v2, v2_to_v3];
 
 fn v1_to_v2(tx: &WriteTransaction) -> Result<(), redb::Error> {
     tx.open_table(SECRETS)?;
+    Ok(())
+}
+
+fn v2_to_v3(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    tx.open_table(HISTORY_SLOTS)?;
+    tx.open_table(HISTORY_SERIES)?;
     Ok(())
 }
 
@@ -26,6 +33,8 @@ fn create_all(tx: &WriteTransaction) -> Result<(), redb::Error> {
     tx.open_table(META)?;
     tx.open_table(SETTINGS)?;
     tx.open_table(SECRETS)?;
+    tx.open_table(HISTORY_SLOTS)?;
+    tx.open_table(HISTORY_SERIES)?;
     Ok(())
 }
 
@@ -117,6 +126,8 @@ pub(crate) mod tests {
         assert_eq!(read_version(&db).unwrap(), Some(CURRENT_SCHEMA));
         let rx = db.begin_read().unwrap();
         rx.open_table(SECRETS).expect("v2 adds the secrets table");
+        rx.open_table(HISTORY_SLOTS).expect("v3 adds history");
+        rx.open_table(HISTORY_SERIES).expect("v3 adds history");
         let s = rx.open_table(SETTINGS).unwrap();
         assert_eq!(
             s.get("system").unwrap().unwrap().value(),

@@ -10,5 +10,11 @@ pub const SETTINGS: TableDefinition<&str, &str> = TableDefinition::new("settings
 /// Sealed secrets by name (`nonce ‖ ciphertext ‖ tag`); never stored in plain text.
 pub const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("secrets");
 
+/// Metric history slots (see `history`): key = tier ‖ ring slot ‖ series group (u64),
+/// value = slot start (i64 LE) ‖ GROUP × (avg f32, max f32).
+pub const HISTORY_SLOTS: TableDefinition<u64, &[u8]> = TableDefinition::new("history_slots");
+/// Metric history series registry: name → index (u32 LE) ‖ born (i64 LE, ms).
+pub const HISTORY_SERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("history_series");
+
 pub const META_SCHEMA_VERSION: &str = "schema_version";
 pub const META_KEY_CHECK: &str = "key_check";
