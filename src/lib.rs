@@ -4,6 +4,7 @@ pub mod api;
 pub mod cli;
 pub mod crypto;
 pub mod logging;
+pub mod proxmox;
 pub mod server;
 pub mod settings;
 pub mod store;
