@@ -306,8 +306,17 @@ impl ApiClient {
         resp: &RawResponse,
     ) -> Result<T, ProxmoxError> {
         #[derive(Deserialize)]
+        #[serde(bound = "T: Deserialize<'de>")]
         struct Envelope<T> {
+            // `deserialize_with` makes `data` required even when `T` is an `Option`, so a body
+            // without the envelope is a shape error instead of silently "no data".
+            #[serde(deserialize_with = "required")]
             data: T,
+        }
+        fn required<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+            d: D,
+        ) -> Result<T, D::Error> {
+            T::deserialize(d)
         }
         let body = trim_bom(&resp.body);
         if body.iter().all(u8::is_ascii_whitespace) {

@@ -17,6 +17,8 @@ pub struct Reply {
     pub content_type: &'static str,
     pub gzip: bool,
     pub delay: Duration,
+    /// Extra response headers, sent verbatim.
+    pub headers: Vec<(&'static str, &'static str)>,
 }
 
 impl Reply {
@@ -27,6 +29,7 @@ impl Reply {
             content_type: "application/json;charset=UTF-8",
             gzip: false,
             delay: Duration::ZERO,
+            headers: Vec::new(),
         }
     }
 
@@ -181,6 +184,9 @@ impl MockServer {
                         h.insert("content-type", reply.content_type.parse().unwrap());
                         if reply.gzip {
                             h.insert("content-encoding", "gzip".parse().unwrap());
+                        }
+                        for (k, v) in &reply.headers {
+                            h.insert(*k, v.parse().unwrap());
                         }
                         Ok::<_, std::convert::Infallible>(resp)
                     }
