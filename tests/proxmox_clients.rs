@@ -503,6 +503,23 @@ fn statuses_are_classified_with_actionable_messages() {
     let e = tok.agent_fsinfo("pve", 100, None).unwrap_err();
     assert!(e.to_string().contains("guest agent"), "{e}");
 
+    // Proxmox's real error text travels in the reason phrase and must reach the user.
+    server.set_handler(|_| {
+        Reply::raw(500, r#"{"data":null}"#).with_reason("QEMU guest agent is not running")
+    });
+    let e = tok.agent_fsinfo("pve", 100, None).unwrap_err();
+    assert!(
+        e.to_string().contains("QEMU guest agent is not running"),
+        "{e}"
+    );
+    server.set_handler(|_| Reply::raw(595, "").with_reason("No route to host"));
+    let e = tok.node_status("pve3").unwrap_err();
+    assert!(e.to_string().contains("No route to host"), "{e}");
+    // ... and does not leak into the next request's error
+    server.set_handler(|_| Reply::raw(502, ""));
+    let e = tok.nodes().unwrap_err();
+    assert!(!e.to_string().contains("No route"), "{e}");
+
     server.set_handler(|_| Reply::raw(595, ""));
     let e = tok.node_status("pve2").unwrap_err();
     assert_eq!(
@@ -798,4 +815,37 @@ fn base_url_is_normalised_and_paths_encoded() {
         "/api2/json/nodes/pve/storage/my%20store/content"
     );
     assert_eq!(reqs[1].query, "content=backup&vmid=101");
+}
+
+#[test]
+fn one_client_shared_by_threads_logs_in_once() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<ApiClient>();
+    assert_send_sync::<PveClient>();
+    assert_send_sync::<PbsClient>();
+    assert_send_sync::<PmgClient>();
+    assert_send_sync::<ProxmoxError>();
+
+    let server = ticket_server("PVEAuthCookie");
+    let api = Arc::new(client(
+        Product::Pve,
+        &server.url(),
+        password(Product::Pve),
+        TlsMode::NoVerify,
+    ));
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let api = api.clone();
+            std::thread::spawn(move || {
+                for _ in 0..5 {
+                    api.get::<serde_json::Value>("/version", &[]).unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(logins(&server), 1);
+    assert_eq!(server.requests().len(), 21);
 }

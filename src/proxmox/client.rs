@@ -356,7 +356,12 @@ impl ApiClient {
     /// Maps a non-2xx answer to an error with advice.
     fn status_error(&self, path: &str, resp: &RawResponse) -> ProxmoxError {
         let host = self.http.host().to_owned();
-        let excerpt = body_excerpt(&resp.body);
+        // Proxmox's own error text is in the reason phrase; the body adds parameter errors.
+        let excerpt = match (&resp.reason, body_excerpt(&resp.body)) {
+            (Some(r), b) if b.is_empty() => r.clone(),
+            (Some(r), b) => format!("{r}; {b}"),
+            (None, b) => b,
+        };
         let with_excerpt = |s: String| {
             if excerpt.is_empty() {
                 s
@@ -416,6 +421,8 @@ impl ApiClient {
             },
             status => {
                 let hint = match status {
+                    // The server's own reason says it better than a guess.
+                    500 if resp.reason.is_some() => "",
                     300..=399 => ": the server redirected; check the URL (scheme and port)",
                     404 => ": not found (older Proxmox version, or the resource is gone)",
                     500 if path.contains("/agent/") => {

@@ -7,6 +7,7 @@
 
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
+use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::sync::Arc;
 use ureq::unversioned::transport::{
@@ -58,6 +59,7 @@ impl<In: Transport> Connector<In> for TlsConnector {
         Ok(Some(Either::B(TlsTransport {
             buffers,
             stream: StreamOwned { conn, sock },
+            awaiting_status: false,
         })))
     }
 }
@@ -77,10 +79,49 @@ fn handshake_error(e: std::io::Error) -> ureq::Error {
     ureq::Error::from(e)
 }
 
+// Proxmox puts the actual error text in the HTTP reason phrase ("500 VM 100 not running",
+// "595 No route to host") and often sends only `{"data":null}` as the body. ureq drops the
+// reason phrase, so the transport picks it out of the first bytes of each response. ureq runs
+// a request's I/O on the calling thread, so a thread-local ties the phrase to that request.
+thread_local! {
+    static REASON: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Forgets any remembered reason phrase (call before sending a request).
+pub(crate) fn clear_reason() {
+    REASON.with(|r| *r.borrow_mut() = None);
+}
+
+/// The reason phrase of the last response read on this thread, if any and not just the
+/// standard text for its status.
+pub(crate) fn take_reason() -> Option<String> {
+    REASON.with(|r| r.borrow_mut().take())
+}
+
+/// Extracts the reason phrase from `HTTP/1.1 500 Some text\r\n...`.
+fn reason_phrase(input: &[u8]) -> Option<String> {
+    let line_end = input.windows(2).position(|w| w == b"\r\n")?;
+    let line = std::str::from_utf8(&input[..line_end]).ok()?;
+    let rest = line.strip_prefix("HTTP/1.")?;
+    let mut parts = rest.splitn(3, ' ');
+    let _version = parts.next()?;
+    let status: u16 = parts.next()?.parse().ok()?;
+    let reason = parts.next()?.trim();
+    let standard = http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason());
+    if reason.is_empty() || Some(reason) == standard {
+        return None;
+    }
+    Some(reason.chars().take(300).collect())
+}
+
 /// A TLS stream over the chained transport.
 pub struct TlsTransport {
     buffers: LazyBuffers,
     stream: StreamOwned<ClientConnection, TransportAdapter>,
+    /// Set after sending; the next bytes read start a response (no pipelining in ureq).
+    awaiting_status: bool,
 }
 
 impl std::fmt::Debug for TlsTransport {
@@ -98,6 +139,7 @@ impl Transport for TlsTransport {
         self.stream.get_mut().set_timeout(timeout);
         let output = &self.buffers.output()[..amount];
         self.stream.write_all(output)?;
+        self.awaiting_status = true;
         Ok(())
     }
 
@@ -106,6 +148,11 @@ impl Transport for TlsTransport {
         let input = self.buffers.input_append_buf();
         let amount = self.stream.read(input)?;
         self.buffers.input_appended(amount);
+        if self.awaiting_status && amount > 0 {
+            self.awaiting_status = false;
+            let reason = reason_phrase(self.buffers.input());
+            REASON.with(|r| *r.borrow_mut() = reason);
+        }
         Ok(amount > 0)
     }
 
@@ -115,5 +162,29 @@ impl Transport for TlsTransport {
 
     fn is_tls(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reason_phrase;
+
+    #[test]
+    fn reason_phrases() {
+        let r = |s: &str| reason_phrase(s.as_bytes());
+        assert_eq!(
+            r("HTTP/1.1 500 VM 100 not running\r\n"),
+            Some("VM 100 not running".into())
+        );
+        assert_eq!(
+            r("HTTP/1.1 595 No route to host\r\nX: y\r\n"),
+            Some("No route to host".into())
+        );
+        assert_eq!(r("HTTP/1.1 200 OK\r\n"), None);
+        assert_eq!(r("HTTP/1.1 500 Internal Server Error\r\n"), None);
+        assert_eq!(r("HTTP/1.1 500\r\n"), None);
+        assert_eq!(r("HTTP/1.1 500 partial"), None);
+        assert_eq!(r("garbage\r\n"), None);
+        assert_eq!(reason_phrase(&[0xff, 0xfe, b'\r', b'\n']), None);
     }
 }

@@ -316,3 +316,74 @@ fn from_rustls(e: rustls::Error, host: &str) -> ProxmoxError {
         detail,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(e: ureq::Error) -> ProxmoxError {
+        from_transport(
+            e,
+            "pve1:8006",
+            "/nodes",
+            Duration::from_secs(60),
+            Duration::from_secs(10),
+        )
+    }
+
+    #[test]
+    fn transport_errors_are_classified() {
+        let e = map(ureq::Error::HostNotFound);
+        assert_eq!(e.kind(), ErrorKind::Dns);
+        assert!(e.to_string().contains("cannot resolve host name pve1:8006"));
+        let e = map(ureq::Error::Timeout(ureq::Timeout::Connect));
+        assert_eq!(e.kind(), ErrorKind::Timeout);
+        assert!(e.to_string().contains("10s (while connecting)"), "{e}");
+        let e = map(ureq::Error::Timeout(ureq::Timeout::Global));
+        assert!(e.to_string().contains("60s (whole request)"), "{e}");
+        let io = |k| ureq::Error::Io(std::io::Error::new(k, "x"));
+        assert_eq!(
+            map(io(std::io::ErrorKind::ConnectionRefused)).kind(),
+            ErrorKind::Refused
+        );
+        assert_eq!(
+            map(io(std::io::ErrorKind::HostUnreachable)).kind(),
+            ErrorKind::Unreachable
+        );
+        assert_eq!(
+            map(io(std::io::ErrorKind::NetworkUnreachable)).kind(),
+            ErrorKind::Unreachable
+        );
+        assert_eq!(
+            map(io(std::io::ErrorKind::TimedOut)).kind(),
+            ErrorKind::Timeout
+        );
+        assert_eq!(
+            map(io(std::io::ErrorKind::ConnectionReset)).kind(),
+            ErrorKind::Unreachable
+        );
+        let e = map(ureq::Error::Rustls(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::Expired,
+        )));
+        assert!(e.to_string().contains("expired"), "{e}");
+        let e = map(ureq::Error::BodyExceedsLimit(10));
+        assert_eq!(e.kind(), ErrorKind::BadBody);
+    }
+
+    #[test]
+    fn retry_classes() {
+        let http = |status| ProxmoxError::Http {
+            status,
+            host: "h".into(),
+            path: "/p".into(),
+            hint: String::new(),
+            excerpt: String::new(),
+        };
+        for s in [408, 425, 429, 502, 503, 504] {
+            assert!(http(s).is_transient(), "{s}");
+        }
+        assert!(!http(500).is_transient() && http(500).is_resource_specific());
+        assert!(!http(400).is_transient());
+        assert_eq!(ErrorKind::NodeUnavailable.as_str(), "node_unavailable");
+    }
+}

@@ -127,6 +127,8 @@ impl<'a> Request<'a> {
 #[derive(Debug, Clone)]
 pub struct RawResponse {
     pub status: u16,
+    /// Non-standard reason phrase of the status line (Proxmox's error text), https only.
+    pub reason: Option<String>,
     pub body: Vec<u8>,
     pub content_type: String,
 }
@@ -218,6 +220,7 @@ impl Http {
     pub fn send(&self, req: &Request<'_>) -> Result<RawResponse, ProxmoxError> {
         let url = format!("{}{}", self.base, req.path);
         let timeout = req.timeout.unwrap_or(self.timeout);
+        super::connector::clear_reason();
         let fail =
             |e: ureq::Error| from_transport(e, &self.host, req.path, timeout, self.connect_timeout);
         let result = match (&req.method, &req.body) {
@@ -258,6 +261,7 @@ impl Http {
         };
         let mut resp = result.map_err(fail)?;
         let status = resp.status().as_u16();
+        let reason = super::connector::take_reason();
         let content_type = resp
             .headers()
             .get("content-type")
@@ -272,6 +276,7 @@ impl Http {
             .map_err(fail)?;
         Ok(RawResponse {
             status,
+            reason,
             body,
             content_type,
         })
@@ -296,11 +301,14 @@ pub fn fetch_fingerprint(
             "the URL uses http://, so there is no certificate to fingerprint".into(),
         ));
     }
-    http.send(&Request::get("/version"))?;
+    // Only the handshake matters: a certificate seen before a later failure (an HTTP error,
+    // a slow answer) is still the server's certificate.
+    let sent = http.send(&Request::get("/version"));
     let der = slot.lock().ok().and_then(|g| g.clone());
-    match der {
-        Some(der) => Ok(tls::colon_hex(&tls::sha256_hex(&der))),
-        None => Err(ProxmoxError::Tls {
+    match (der, sent) {
+        (Some(der), _) => Ok(tls::colon_hex(&tls::sha256_hex(&der))),
+        (None, Err(e)) => Err(e),
+        (None, Ok(_)) => Err(ProxmoxError::Tls {
             host: http.host.clone(),
             detail: "no certificate was presented".into(),
         }),

@@ -19,6 +19,8 @@ pub struct Reply {
     pub delay: Duration,
     /// Extra response headers, sent verbatim.
     pub headers: Vec<(&'static str, &'static str)>,
+    /// Custom reason phrase (Proxmox puts its error text there).
+    pub reason: Option<&'static str>,
 }
 
 impl Reply {
@@ -30,12 +32,18 @@ impl Reply {
             gzip: false,
             delay: Duration::ZERO,
             headers: Vec::new(),
+            reason: None,
         }
     }
 
     /// `{"data": <data>}` with status 200.
     pub fn data(data: serde_json::Value) -> Self {
         Reply::raw(200, serde_json::json!({ "data": data }).to_string())
+    }
+
+    pub fn with_reason(mut self, reason: &'static str) -> Self {
+        self.reason = Some(reason);
+        self
     }
 
     pub fn gzipped(mut self) -> Self {
@@ -180,6 +188,10 @@ impl MockServer {
                             reply.body.clone().into()
                         });
                         *resp.status_mut() = http::StatusCode::from_u16(reply.status).unwrap();
+                        if let Some(r) = reply.reason {
+                            resp.extensions_mut()
+                                .insert(hyper::ext::ReasonPhrase::from_static(r.as_bytes()));
+                        }
                         let h = resp.headers_mut();
                         h.insert("content-type", reply.content_type.parse().unwrap());
                         if reply.gzip {
