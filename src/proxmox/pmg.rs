@@ -22,6 +22,14 @@ impl PmgClient {
         Ok(PmgClient { api })
     }
 
+    /// Builds the client and logs in (password credentials) so bad settings fail here, with
+    /// a classified error, rather than on the first poll.
+    pub fn connect(opts: super::ClientOptions) -> Result<Self, ProxmoxError> {
+        let client = Self::new(ApiClient::new(opts)?)?;
+        client.api.login()?;
+        Ok(client)
+    }
+
     pub fn api(&self) -> &ApiClient {
         &self.api
     }
