@@ -310,6 +310,9 @@ fn failed_login_says_what_to_check() {
     // a login answer without a ticket is a bad body, not a success
     server.set_handler(|_| Reply::data(json!({"username": "root@pam"})));
     assert_eq!(api.login().unwrap_err().kind(), ErrorKind::BadBody);
+    // a ticket that would break the Cookie header is refused
+    server.set_handler(|_| Reply::data(json!({"ticket": "PVE:a;b c", "CSRFPreventionToken": "c"})));
+    assert_eq!(api.login().unwrap_err().kind(), ErrorKind::BadBody);
     // two-factor accounts cannot be used
     server.set_handler(|_| {
         Reply::data(json!({"ticket": "PVE:x", "CSRFPreventionToken": "c", "NeedTFA": 1}))
@@ -515,6 +518,13 @@ fn statuses_are_classified_with_actionable_messages() {
     server.set_handler(|_| Reply::raw(595, "").with_reason("No route to host"));
     let e = tok.node_status("pve3").unwrap_err();
     assert!(e.to_string().contains("No route to host"), "{e}");
+    assert!(
+        e.to_string().contains("owns this resource is offline"),
+        "{e}"
+    );
+    let e = tok.cluster_resources(ResourceType::Vm).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NodeUnavailable);
+    assert!(e.to_string().contains("API daemon"), "{e}");
     // ... and does not leak into the next request's error
     server.set_handler(|_| Reply::raw(502, ""));
     let e = tok.nodes().unwrap_err();

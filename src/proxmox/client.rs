@@ -168,6 +168,14 @@ impl ApiClient {
         if data.ticket.is_empty() || data.csrf_prevention_token.is_empty() {
             return Err(self.bad_body(path, "login answer has no ticket or CSRFPreventionToken"));
         }
+        // They go into a Cookie and a header verbatim: refuse anything that could break either.
+        let header_safe = |s: &str| s.bytes().all(|b| b.is_ascii_graphic() && b != b';');
+        if !header_safe(&data.ticket) || !header_safe(&data.csrf_prevention_token) {
+            return Err(self.bad_body(
+                path,
+                "login ticket contains characters not allowed in a cookie",
+            ));
+        }
         Ok(Ticket {
             ticket: data.ticket,
             csrf_token: data.csrf_prevention_token,
@@ -410,15 +418,25 @@ impl ApiClient {
                     )),
                 }
             }
-            595 => ProxmoxError::NodeUnavailable {
-                host,
-                path: path.into(),
-                detail: if excerpt.is_empty() {
-                    String::new()
+            595 => {
+                // 595 is Proxmox's "proxy could not reach the backend": for /nodes/{node}/...
+                // that is the owning cluster node; otherwise the local API daemon.
+                let what = if path.starts_with("/nodes/") && path.matches('/').count() > 2 {
+                    format!(
+                        "the Proxmox node that owns this resource is offline or not reachable \
+                         from {host}"
+                    )
                 } else {
-                    format!(" (server said: {excerpt})")
-                },
-            },
+                    "the Proxmox proxy could not reach its API daemon (pvedaemon / \
+                     proxmox-backup-api); check the services on that host"
+                        .to_owned()
+                };
+                ProxmoxError::NodeUnavailable {
+                    host,
+                    path: path.into(),
+                    detail: with_excerpt(what),
+                }
+            }
             status => {
                 let hint = match status {
                     // The server's own reason says it better than a guess.

@@ -86,10 +86,7 @@ pub enum ProxmoxError {
     Dns { host: String },
 
     /// PVE's proxy could not reach the node that owns the resource (HTTP 595).
-    #[error(
-        "HTTP 595 for {path}: the Proxmox node that owns this resource is offline or not \
-         reachable from {host}{detail}"
-    )]
+    #[error("HTTP 595 for {path} on {host}: {detail}")]
     NodeUnavailable {
         host: String,
         path: String,
