@@ -859,3 +859,20 @@ fn one_client_shared_by_threads_logs_in_once() {
     assert_eq!(logins(&server), 1);
     assert_eq!(server.requests().len(), 21);
 }
+
+#[test]
+fn connect_logs_in_and_checks_the_product() {
+    let server = MockServer::start(|_| Reply::raw(401, r#"{"data":null}"#));
+    let opts = ClientOptions::new(
+        Product::Pbs,
+        &server.url(),
+        password(Product::Pbs),
+        TlsMode::NoVerify,
+    );
+    let e = PbsClient::connect(opts.clone()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Auth, "bad password fails at connect");
+    server.clear();
+    let e = PveClient::connect(opts).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert!(server.requests().is_empty(), "wrong product: no network");
+}

@@ -223,6 +223,7 @@ pub(crate) fn from_transport(
             detail: format!("{kind} decompression failed: {e}"),
         },
         U::BadUri(u) => ProxmoxError::Config(format!("bad URL {u}")),
+        U::Http(e) => ProxmoxError::Config(format!("cannot build the request: {e}")),
         U::Protocol(e) => unreachable(format!(
             "the server did not answer with valid HTTP ({e}); is this the Proxmox API port?"
         )),

@@ -2,8 +2,8 @@
 //! `kind`). Decoding is lenient: see `super::de`. Mapping to the Pulse state model happens
 //! elsewhere; these types do no interpretation beyond parsing.
 //!
-//! The plain field lists are generated from a compact spec and kept as code; shared types with
-//! custom decoding are at the bottom of each module.
+//! The plain field lists were bulk-written from the endpoint field tables of the spec and the
+//! fixtures; maintain them by hand. Types with custom decoding are at the bottom of each module.
 
 pub mod pbs;
 pub mod pmg;

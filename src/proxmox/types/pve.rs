@@ -1283,6 +1283,25 @@ mod tests {
     }
 
     #[test]
+    fn resource_flags_and_ids_in_every_spelling() {
+        let v: Vec<ClusterResource> = serde_json::from_str(
+            r#"[{"id":"qemu/100","type":"qemu","vmid":100,"template":true,"maxmem":1.5e9},
+                {"id":"lxc/101","type":"lxc","vmid":"101","template":"1","shared":1},
+                {"id":"qemu/102","type":"qemu","vmid":102.0,"template":0,"tags":null},
+                {"id":"node/pve","type":"node","cpu":"0.25","maxcpu":"8"}]"#,
+        )
+        .unwrap();
+        assert!(v[0].template && v[1].template && !v[2].template);
+        assert_eq!(
+            v.iter().map(|r| r.vmid).collect::<Vec<_>>(),
+            [Some(100), Some(101), Some(102), None]
+        );
+        assert_eq!(v[0].maxmem, 1_500_000_000);
+        assert_eq!((v[3].cpu, v[3].maxcpu), (0.25, 8.0));
+        assert_eq!(v[2].tags, "");
+    }
+
+    #[test]
     fn lxc_config_helpers() {
         let c: LxcConfig = serde_json::from_str(
             r#"{"hostname":"ct1","memory":512,"rootfs":"local-lvm:vm-101-disk-0,size=8G",
