@@ -202,20 +202,24 @@ impl ApiClient {
         Ok(fresh)
     }
 
-    fn forget_ticket(&self) {
-        if let Ok(mut s) = self.session.lock() {
+    /// Drops the ticket after a 401, unless another thread already replaced it.
+    fn forget_ticket(&self, used: &str) {
+        if let Ok(mut s) = self.session.lock()
+            && s.as_ref().is_some_and(|t| t.ticket == used)
+        {
             *s = None;
         }
     }
 
-    fn auth_headers(&self, method: Method) -> Result<(Headers, bool), ProxmoxError> {
+    /// The auth headers for one request, and the ticket they carry (ticket auth only).
+    fn auth_headers(&self, method: Method) -> Result<(Headers, Option<String>), ProxmoxError> {
         match &self.credentials {
             Credentials::Token { id, secret } => Ok((
                 vec![(
                     "Authorization",
                     auth::token_header(self.product, id, secret),
                 )],
-                false,
+                None,
             )),
             Credentials::Password { user, password } => {
                 let t = self.current_ticket(user, password)?;
@@ -226,7 +230,7 @@ impl ApiClient {
                 if method != Method::Get {
                     h.push(("CSRFPreventionToken", t.csrf_token));
                 }
-                Ok((h, true))
+                Ok((h, Some(t.ticket)))
             }
         }
     }
@@ -244,7 +248,7 @@ impl ApiClient {
     ) -> Result<RawResponse, ProxmoxError> {
         let mut retried = false;
         loop {
-            let (headers, with_ticket) = self.auth_headers(method)?;
+            let (headers, ticket) = self.auth_headers(method)?;
             let req = Request {
                 method,
                 path,
@@ -254,9 +258,9 @@ impl ApiClient {
                 timeout: opts.timeout,
             };
             let resp = self.http.send(&req)?;
-            if resp.status == 401 && with_ticket && !retried {
+            if let (401, Some(used), false) = (resp.status, &ticket, retried) {
                 retried = true;
-                self.forget_ticket();
+                self.forget_ticket(used);
                 continue;
             }
             if (200..300).contains(&resp.status) {
