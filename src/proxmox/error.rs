@@ -38,6 +38,12 @@ impl ErrorKind {
     }
 }
 
+impl serde::Serialize for ErrorKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ProxmoxError {
     /// The node settings cannot work (bad URL, malformed token id, bad fingerprint, ...).
@@ -165,6 +171,12 @@ impl ProxmoxError {
     pub fn is_resource_specific(&self) -> bool {
         match self {
             ProxmoxError::NodeUnavailable { .. } | ProxmoxError::Agent { .. } => true,
+            // No permission on one storage/datastore: the endpoint and credentials are fine.
+            ProxmoxError::Auth {
+                status: Some(403),
+                path,
+                ..
+            } => path.contains("/storage") || path.contains("/datastore"),
             ProxmoxError::Http { status, .. } => matches!(status, 400 | 404 | 500 | 501),
             ProxmoxError::BadBody { .. } => true,
             _ => false,
@@ -383,5 +395,16 @@ mod tests {
         assert!(!http(500).is_transient() && http(500).is_resource_specific());
         assert!(!http(400).is_transient());
         assert_eq!(ErrorKind::NodeUnavailable.as_str(), "node_unavailable");
+        assert_eq!(
+            serde_json::to_string(&ErrorKind::BadBody).unwrap(),
+            "\"bad_body\""
+        );
+        let forbidden = |path: &str| ProxmoxError::Auth {
+            status: Some(403),
+            path: path.into(),
+            message: String::new(),
+        };
+        assert!(forbidden("/nodes/pve/storage/nas/content").is_resource_specific());
+        assert!(!forbidden("/nodes").is_resource_specific());
     }
 }
