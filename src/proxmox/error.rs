@@ -202,9 +202,8 @@ pub(crate) fn from_transport(
     match err {
         U::Timeout(t) => {
             let (phase, after) = match t {
-                ureq::Timeout::Resolve | ureq::Timeout::Connect => {
-                    ("while connecting", connect_timeout)
-                }
+                ureq::Timeout::Resolve => ("while resolving the host name", connect_timeout),
+                ureq::Timeout::Connect => ("while connecting", connect_timeout),
                 ureq::Timeout::RecvResponse => ("waiting for the response", timeout),
                 ureq::Timeout::RecvBody => ("while reading the response body", timeout),
                 _ => ("whole request", timeout),
