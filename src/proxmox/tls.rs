@@ -39,10 +39,13 @@ impl fmt::Debug for TlsMode {
 impl TlsMode {
     /// The mode for the node settings `verifySSL` + `fingerprint`: a non-empty fingerprint wins
     /// (pinning), else `verifySSL` decides. A malformed fingerprint is a configuration error.
-    pub fn from_settings(verify_ssl: bool, fingerprint: Option<&str>) -> Result<Self, String> {
+    pub fn from_settings(
+        verify_ssl: bool,
+        fingerprint: Option<&str>,
+    ) -> Result<Self, super::ProxmoxError> {
         match fingerprint.map(str::trim).filter(|f| !f.is_empty()) {
             Some(fp) => Ok(TlsMode::Pinned {
-                sha256_hex: normalize_fingerprint(fp)?,
+                sha256_hex: normalize_fingerprint(fp).map_err(super::ProxmoxError::Config)?,
             }),
             None if verify_ssl => Ok(TlsMode::Verify {
                 extra_roots: Vec::new(),
