@@ -8,6 +8,7 @@ pub mod logging;
 pub mod model;
 pub mod monitor;
 pub mod poller;
+pub mod proxmox;
 pub mod server;
 pub mod settings;
 pub mod store;
