@@ -7,6 +7,7 @@ pub mod history;
 pub mod logging;
 pub mod model;
 pub mod monitor;
+pub mod nodes;
 pub mod poller;
 pub mod proxmox;
 pub mod server;

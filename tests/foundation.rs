@@ -200,7 +200,7 @@ fn api_errors_are_json() {
 #[test]
 fn settings_persist_validate_and_env_wins() {
     let dir = tempfile::tempdir().unwrap();
-    let s = start_in(dir.path(), &[]);
+    let mut s = start_in(dir.path(), &[]);
     let ct = [("Content-Type", "application/json")];
     let r = send("POST", &s.url("/api/system/settings/update"), &ct, br#"{"logLevel":"debug","allowEmbedding":true,"allowedEmbedOrigins":"https://dash.example"}"#);
     assert_eq!(r.status, 200, "{}", r.text());
@@ -486,7 +486,7 @@ fn hash_password_and_version_commands() {
 #[test]
 fn refuses_when_key_missing_but_secrets_exist() {
     let dir = tempfile::tempdir().unwrap();
-    let s = start_in(dir.path(), &[]);
+    let mut s = start_in(dir.path(), &[]);
     assert_eq!(s.stop().code(), Some(0));
     std::fs::remove_file(dir.path().join(".encryption.key")).unwrap();
     let out = command(dir.path(), free_port()).output().unwrap();

@@ -4,6 +4,7 @@ pub mod body;
 pub mod charts;
 pub mod error;
 pub mod live;
+pub mod nodes;
 pub mod system;
 
 use crate::logging::LogHandle;
@@ -33,6 +34,10 @@ pub struct Inner {
     pub live: Arc<crate::model::published::StateCell>,
     /// Poll scheduling, shared with the monitor thread (scheduler-health view).
     pub scheduler: Arc<std::sync::Mutex<crate::poller::scheduler::Scheduler>>,
+    /// Serializes node-list read-modify-write cycles (ids, duplicate checks).
+    pub nodes_lock: std::sync::Mutex<()>,
+    /// Called after the node list changed (the monitor reloads its instances).
+    pub on_nodes_changed: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
     /// Re-resolved when persisted settings change; readers clone the Arc.
     settings: RwLock<Arc<Settings>>,
     flags: ServeFlags,
@@ -59,6 +64,8 @@ impl AppState {
                 scheduler: Arc::new(std::sync::Mutex::new(
                     crate::poller::scheduler::Scheduler::new(Default::default(), rand::random()),
                 )),
+                nodes_lock: std::sync::Mutex::new(()),
+                on_nodes_changed: std::sync::OnceLock::new(),
                 settings: RwLock::new(Arc::new(settings)),
                 flags,
                 env,
@@ -76,6 +83,13 @@ impl AppState {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Tells whoever watches the node list (the monitor) that it changed.
+    pub fn nodes_changed(&self) {
+        if let Some(f) = self.inner.on_nodes_changed.get() {
+            f();
+        }
     }
 
     /// Opens metric history on the store and returns the recorder that feeds it.
@@ -138,6 +152,8 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
             .or(live::scheduler_health(state.clone()))
             .unify()
             .or(charts::routes(state.clone()))
+            .unify()
+            .or(nodes::routes(state.clone()))
             .unify()
             .recover(error::recover)
             .unify(),

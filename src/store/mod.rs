@@ -186,6 +186,37 @@ impl Store {
             })
     }
 
+    /// Writes settings documents and sealed secrets in one transaction: either all of it is
+    /// committed or none (a node and its credentials never get out of step).
+    pub fn write_batch(
+        &self,
+        settings: &[(&str, &serde_json::Value)],
+        put_secrets: &[(&str, &str)],
+        delete_secrets: &[&str],
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(StoreError::db)?;
+        {
+            let mut st = tx.open_table(SETTINGS).map_err(StoreError::db)?;
+            for (k, v) in settings {
+                let json = serde_json::to_string(v).map_err(|e| StoreError::BadValue {
+                    key: k.to_string(),
+                    reason: e.to_string(),
+                })?;
+                st.insert(*k, json.as_str()).map_err(StoreError::db)?;
+            }
+            let mut sec = tx.open_table(SECRETS).map_err(StoreError::db)?;
+            for (name, plain) in put_secrets {
+                let sealed = self.sealer.seal(plain.as_bytes());
+                sec.insert(*name, sealed.as_slice())
+                    .map_err(StoreError::db)?;
+            }
+            for name in delete_secrets {
+                sec.remove(*name).map_err(StoreError::db)?;
+            }
+        }
+        tx.commit().map_err(StoreError::db)
+    }
+
     /// The sealer, for modules that seal values inside their own records.
     pub fn sealer(&self) -> &Sealer {
         &self.sealer

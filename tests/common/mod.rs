@@ -28,8 +28,8 @@ impl Server {
         format!("http://127.0.0.1:{}{}", self.port, path)
     }
 
-    /// Sends SIGTERM and waits for the exit status.
-    pub fn stop(mut self) -> std::process::ExitStatus {
+    /// Sends SIGTERM and waits for the exit status (the data dir stays until drop).
+    pub fn stop(&mut self) -> std::process::ExitStatus {
         terminate(&self.child);
         let status = wait_timeout(&mut self.child, Duration::from_secs(10))
             .expect("server exits after SIGTERM");
