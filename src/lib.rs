@@ -6,6 +6,7 @@ pub mod crypto;
 pub mod logging;
 pub mod server;
 pub mod settings;
+pub mod sim;
 pub mod store;
 pub mod ui;
 pub mod version;

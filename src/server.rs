@@ -224,6 +224,7 @@ fn security_headers(h: &mut HeaderMap, allow_embedding: bool, origins: &[String]
 }
 
 /// Builds the request handler for `run`: outer middleware around the warp routes.
+#[allow(clippy::type_complexity)] // the handler type `run` needs, spelled out once
 pub fn handler(
     state: AppState,
 ) -> impl Fn(
