@@ -45,6 +45,15 @@ impl ApiError {
 
 pub type ApiResult = Result<Value, ApiError>;
 
+/// Key marking a result that carries envelope members next to `data` (task lists send
+/// `"total"`). Not valid in any real answer, so it cannot collide.
+pub const ENVELOPE: &str = "\u{1}envelope";
+
+/// `{"data": data, "total": total}` as the task lists send it.
+pub fn with_total(data: Value, total: usize) -> Value {
+    json!({ ENVELOPE: {"data": data, "total": total} })
+}
+
 /// Who is asking, after authentication.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {

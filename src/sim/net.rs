@@ -379,7 +379,10 @@ fn route(
     };
     drop(fleet);
     match result {
-        Ok(v) => {
+        Ok(mut v) => {
+            if let Some(env) = v.get_mut(super::api::ENVELOPE).map(Value::take) {
+                return json_resp(200, None, &env);
+            }
             let mut buf = Vec::with_capacity(4096);
             buf.extend_from_slice(b"{\"data\":");
             if serde_json::to_writer(&mut buf, &v).is_err() {

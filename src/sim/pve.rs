@@ -2,7 +2,7 @@
 //! fixtures/proxmox/pve (string-typed numbers where real servers send strings, keys omitted where
 //! real servers omit them) and the PVE 9.1 API schema for everything newer.
 
-use super::api::{ApiError, ApiResult, Req, fmt2, parse_vmid, rfc3339, vzdump_stamp};
+use super::api::{ApiError, ApiResult, Req, fmt2, parse_vmid, rfc3339, vzdump_stamp, with_total};
 use super::dynamics::{self as dy, Ctx, DAY, GuestNow};
 use super::fleet::{Agent, Guest, Kind, OS_LIST, PbsServer, PveCluster};
 use super::noise::{hash, unit};
@@ -94,7 +94,7 @@ impl PveView<'_> {
             ["storage"] => self.storage_cfg(),
             ["cluster", "status"] => self.cluster_status(),
             ["cluster", "resources"] => self.resources(req),
-            ["cluster", "backup"] => self.backup_jobs(),
+            ["cluster", "backup"] => self.backup_jobs(req),
             ["cluster", "replication"] => self.replication_cfg(),
             ["cluster", "ceph", "status"] => self.ceph_status(),
             ["nodes", n, rest @ ..] => {
@@ -445,9 +445,6 @@ impl PveView<'_> {
                                 m.insert("pid".into(), json!(dy::pid_for(&self.ctx, g.vmid as u64, d.start as u64)));
                                 m.insert("qmpstatus".into(), json!(if g.paused { "paused" } else { "running" }));
                             }
-                            if g.agent != Agent::Off {
-                                m.insert("agent".into(), json!(1));
-                            }
                         }
                         Kind::Lxc => {
                             m.insert("vmid".into(), json!(g.vmid.to_string()));
@@ -783,6 +780,8 @@ impl PveView<'_> {
                     }
                     if s.disabled {
                         m.insert("disable".into(), json!(1));
+                        // a USB disk that used to be mounted here; real storage.cfg sends "1"
+                        m.insert("is_mountpoint".into(), json!("1"));
                     }
                 }
                 v
@@ -854,7 +853,7 @@ impl PveView<'_> {
                         let iso = rfc3339(snap.time);
                         let mut v = json!({"volid": format!("{st}:backup/{}/{}/{}", g.btype, g.id, iso), "content": "backup",
                             "format": format!("pbs-{}", g.btype), "ctime": snap.time, "size": snap.size, "vmid": vmid,
-                            "subtype": if g.btype == "vm" { "qemu" } else { "lxc" }, "notes": g.comment,
+                            "notes": g.comment,
                             "encrypted": if g.encrypted { json!("ab:cd:ef:01:23:45:67:89") } else { Value::Null }});
                         if let Some(m) = v.as_object_mut() {
                             if !g.encrypted {
@@ -910,7 +909,7 @@ impl PveView<'_> {
                     };
                     let mut v = json!({"volid": format!("{st}:backup/vzdump-{kind}-{}-{ts}.{fmt}", g.vmid), "content": "backup",
                         "format": fmt, "ctime": end, "size": dy::backup_size(&self.ctx, g, day), "vmid": g.vmid,
-                        "subtype": kind, "notes": g.name});
+                        "notes": g.name});
                     if day == today - 7
                         && let Some(m) = v.as_object_mut()
                     {
@@ -1034,7 +1033,7 @@ impl PveView<'_> {
         let typefilter = req.q("typefilter");
         let vmid = req.q_int("vmid")?;
         let errors = req.q_bool("errors")?;
-        let out: Vec<Value> = self
+        let all: Vec<Value> = self
             .task_list(ni, req.now())
             .into_iter()
             .filter(|t| typefilter.is_none_or(|f| t["type"] == f))
@@ -1042,10 +1041,10 @@ impl PveView<'_> {
                 vmid.is_none_or(|v| t["id"].as_str().and_then(|s| s.parse::<i64>().ok()) == Some(v))
             })
             .filter(|t| !errors || t.get("status").is_some_and(|s| s != "OK"))
-            .skip(start)
-            .take(limit)
             .collect();
-        data(Value::Array(out))
+        let total = all.len();
+        let out: Vec<Value> = all.into_iter().skip(start).take(limit).collect();
+        Ok(with_total(Value::Array(out), total))
     }
 
     fn task_status(&self, req: &Req, ni: usize, upid: &str) -> ApiResult {
@@ -1084,7 +1083,7 @@ impl PveView<'_> {
                     "type": d.dtype, "size": d.size, "rpm": d.rpm, "health": d.health, "gpt": 1,
                     "wearout": d.wearout.map(|w| w.to_string()).unwrap_or_else(|| "N/A".into()),
                     "used": d.used, "osdid": d.osd.map(|o| o as i64).unwrap_or(-1),
-                    "osdid-list": d.osd.map(|o| json!([o.to_string()])).unwrap_or(Value::Null), "by_id_link": format!("/dev/disk/by-id/{}", d.serial)})
+                    "osdid-list": d.osd.map(|o| json!([o.to_string()])).unwrap_or(Value::Null)})
             })
             .collect();
         data(Value::Array(out))
@@ -1236,7 +1235,7 @@ impl PveView<'_> {
         data(Value::Array(out))
     }
 
-    fn backup_jobs(&self) -> ApiResult {
+    fn backup_jobs(&self, req: &Req) -> ApiResult {
         let vmids: Vec<String> = self
             .c
             .guests
@@ -1244,11 +1243,21 @@ impl PveView<'_> {
             .filter(|g| g.backup && !g.template)
             .map(|g| g.vmid.to_string())
             .collect();
-        data(
-            json!([{"id": "backup-nightly", "type": "vzdump", "schedule": "01:00", "storage": self.c.backup_storage(),
+        let next = |hour: i64| {
+            let t = req.now().div_euclid(DAY) * DAY + hour * 3600;
+            if t > req.now() { t } else { t + DAY }
+        };
+        let mut jobs = vec![
+            json!({"id": "backup-nightly", "type": "vzdump", "schedule": "01:00", "storage": self.c.backup_storage(),
             "mode": "snapshot", "compress": "zstd", "enabled": 1, "vmid": vmids.join(","), "notes-template": "{{guestname}}",
-            "prune-backups": "keep-daily=7", "mailnotification": "failure"}]),
-        )
+            "prune-backups": "keep-daily=7", "mailnotification": "failure", "next-run": next(1)}),
+        ];
+        if let Some(pbs) = self.c.storages.iter().find(|s| s.stype == "pbs") {
+            // weekly full run of everything to PBS, currently switched off
+            jobs.push(json!({"id": "backup-weekly-pbs", "type": "vzdump", "schedule": "sat 02:00", "storage": pbs.name,
+                "mode": "snapshot", "enabled": 0, "all": 1, "mailto": "ops@example.com", "prune-backups": "keep-weekly=8"}));
+        }
+        data(Value::Array(jobs))
     }
 
     fn replication_cfg(&self) -> ApiResult {
