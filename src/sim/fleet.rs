@@ -787,7 +787,13 @@ fn gen_cluster(
             },
             base_start: genesis - rng.range(600, 60 * 86_400) as i64,
             backup: !template && rng.chance(0.7),
-            os: (rng.next_u64() % OS_LIST.len() as u64) as usize,
+            // containers share the host kernel: Linux distributions only (the first three)
+            os: (rng.next_u64()
+                % if kind == Kind::Lxc {
+                    3
+                } else {
+                    OS_LIST.len() as u64
+                }) as usize,
             snapshots,
             mac: format!(
                 "BC:24:11:{:02X}:{:02X}:{:02X}",

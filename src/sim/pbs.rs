@@ -135,6 +135,25 @@ impl PbsView<'_> {
         (d.total, (d.total as f64 * f) as u64)
     }
 
+    /// The job view `/admin/datastore/{store}/gc` gives; status and usage embed only the
+    /// plain GC counters (their schema is closed).
+    fn gc_counters(&self, d: &super::fleet::Datastore, now: i64) -> Value {
+        let mut v = self.gc_status(d, now);
+        if let Some(m) = v.as_object_mut() {
+            for k in [
+                "store",
+                "last-run-state",
+                "last-run-endtime",
+                "next-run",
+                "schedule",
+                "duration",
+            ] {
+                m.remove(k);
+            }
+        }
+        v
+    }
+
     fn gc_status(&self, d: &super::fleet::Datastore, now: i64) -> Value {
         let (_, used) = self.usage(d, now * 1000);
         let last = now.div_euclid(DAY) * DAY + d.gc_hour * 3600;
@@ -203,7 +222,7 @@ impl PbsView<'_> {
                     let history: Vec<f64> = (0..30).map(|i| { let (_, u) = self.usage(d, (now - (29 - i) * DAY) * 1000); u as f64 / total as f64 }).collect();
                     json!({"store": d.name, "total": total, "used": used, "avail": total - used, "backend-type": "filesystem",
                         "mount-status": "nonremovable", "history": history, "history-start": now - 29 * DAY, "history-delta": DAY,
-                        "estimated-full-date": now + ((total - used) / (total / 500).max(1)) as i64 * DAY, "gc-status": self.gc_status(d, now)})
+                        "estimated-full-date": now + ((total - used) / (total / 500).max(1)) as i64 * DAY, "gc-status": self.gc_counters(d, now)})
                 }).collect()
             })),
             ["admin", "datastore", st, rest @ ..] => {
@@ -234,7 +253,7 @@ impl PbsView<'_> {
                         }
                         Ok(
                             json!({"total": total, "used": used, "avail": total - used, "backend-type": "filesystem",
-                            "counts": counts, "gc-status": self.gc_status(d, now)}),
+                            "counts": counts, "gc-status": self.gc_counters(d, now)}),
                         )
                     }
                     ["gc"] => Ok(self.gc_status(d, now)),

@@ -192,8 +192,8 @@ impl PmgView<'_> {
                     "spamcount_in": b.spam_in.round(), "spamcount_out": b.spam_out.round(), "viruscount_in": b.virus_in.round(),
                     "viruscount_out": b.virus_out.round(), "bounces_in": b.bounces_in.round(), "bounces_out": b.bounces_out.round(),
                     "bytes_in": b.bytes_in.round(), "bytes_out": b.bytes_out.round(), "glcount": b.gl.round(), "junk_in": b.junk.round(),
-                    "junk_out": 0, "rbl_rejects": b.rbl.round(), "pregreet_rejects": b.pregreet.round(), "dnsbl_rejects": 0,
-                    "spf_rejects": 0, "avptime": 0.45 + 0.2 * unit(hash(&[self.ctx.seed, (now / 600) as u64]))}),
+                    "junk_out": 0, "rbl_rejects": b.rbl.round(), "pregreet_rejects": b.pregreet.round(), "spfcount": (b.count_in * 0.01).round(),
+                    "avptime": 0.45 + 0.2 * unit(hash(&[self.ctx.seed, (now / 600) as u64]))}),
                 )
             }
             ["statistics", "mailcount"] => {

@@ -579,7 +579,7 @@ impl PveView<'_> {
             ),
             Kind::Lxc => data(
                 json!({"hostname": g.name, "cores": g.maxcpu, "memory": g.maxmem >> 20, "swap": g.maxswap >> 20,
-                "rootfs": format!("{storage}:subvol-{}-disk-0,size={gib}G", g.vmid), "ostype": OS_LIST[g.os].0,
+                "rootfs": format!("{storage}:subvol-{}-disk-0,size={gib}G", g.vmid), "ostype": match OS_LIST[g.os].0 { "rocky" => "centos", o => o },
                 "net0": format!("name=eth0,bridge=vmbr0,hwaddr={},ip={}/24,type=veth", g.mac, g.ip), "arch": "amd64",
                 "digest": format!("{:040x}", hash(&[self.ctx.seed, g.vmid as u64]) as u128), "tags": g.tags}),
             ),
@@ -590,9 +590,13 @@ impl PveView<'_> {
         if !self.now(g, req.now_ms).running {
             return Err(ApiError::new(500, format!("CT {} not running", g.vmid)));
         }
+        // PVE 9 sends both the old (hwaddr/inet) and the agent-style keys
+        let mac = g.mac.to_lowercase();
         data(json!([
-            {"name": "lo", "hwaddr": "00:00:00:00:00:00", "inet": "127.0.0.1/8", "inet6": "::1/128"},
-            {"name": "eth0", "hwaddr": g.mac.to_lowercase(), "inet": format!("{}/24", g.ip)},
+            {"name": "lo", "hwaddr": "00:00:00:00:00:00", "hardware-address": "00:00:00:00:00:00", "inet": "127.0.0.1/8", "inet6": "::1/128",
+             "ip-addresses": [{"ip-address": "127.0.0.1", "ip-address-type": "inet", "prefix": 8}, {"ip-address": "::1", "ip-address-type": "inet6", "prefix": 128}]},
+            {"name": "eth0", "hwaddr": mac, "hardware-address": mac, "inet": format!("{}/24", g.ip),
+             "ip-addresses": [{"ip-address": g.ip, "ip-address-type": "inet", "prefix": 24}]},
         ]))
     }
 
@@ -1082,8 +1086,8 @@ impl PveView<'_> {
                 json!({"devpath": d.devpath, "model": d.model, "vendor": d.vendor, "serial": d.serial, "wwn": d.wwn,
                     "type": d.dtype, "size": d.size, "rpm": d.rpm, "health": d.health, "gpt": 1,
                     "wearout": d.wearout.map(|w| w.to_string()).unwrap_or_else(|| "N/A".into()),
-                    "used": d.used, "osdid": d.osd.map(|o| o as i64).unwrap_or(-1),
-                    "osdid-list": d.osd.map(|o| json!([o.to_string()])).unwrap_or(Value::Null)})
+                    "used": d.used, "mounted": (d.used == "ext4") as u8, "osdid": d.osd.map(|o| o as i64).unwrap_or(-1),
+                    "osdid-list": d.osd.map(|o| json!([o])).unwrap_or(Value::Null)})
             })
             .collect();
         data(Value::Array(out))
@@ -1250,12 +1254,12 @@ impl PveView<'_> {
         let mut jobs = vec![
             json!({"id": "backup-nightly", "type": "vzdump", "schedule": "01:00", "storage": self.c.backup_storage(),
             "mode": "snapshot", "compress": "zstd", "enabled": 1, "vmid": vmids.join(","), "notes-template": "{{guestname}}",
-            "prune-backups": "keep-daily=7", "mailnotification": "failure", "next-run": next(1)}),
+            "prune-backups": {"keep-daily": 7}, "mailnotification": "failure", "next-run": next(1)}),
         ];
         if let Some(pbs) = self.c.storages.iter().find(|s| s.stype == "pbs") {
             // weekly full run of everything to PBS, currently switched off
             jobs.push(json!({"id": "backup-weekly-pbs", "type": "vzdump", "schedule": "sat 02:00", "storage": pbs.name,
-                "mode": "snapshot", "enabled": 0, "all": 1, "mailto": "ops@example.com", "prune-backups": "keep-weekly=8"}));
+                "mode": "snapshot", "enabled": 0, "all": 1, "mailto": "ops@example.com", "prune-backups": {"keep-weekly": 8}}));
         }
         data(Value::Array(jobs))
     }
