@@ -380,6 +380,18 @@ fn route(
     drop(fleet);
     match result {
         Ok(mut v) => {
+            if let Some(s) = v.get(super::api::RAW).and_then(Value::as_str) {
+                let mut buf = Vec::with_capacity(s.len() + 10);
+                buf.extend_from_slice(b"{\"data\":");
+                buf.extend_from_slice(s.as_bytes());
+                buf.push(b'}');
+                return respond(
+                    200,
+                    None,
+                    Bytes::from(buf),
+                    "application/json;charset=UTF-8",
+                );
+            }
             if let Some(env) = v.get_mut(super::api::ENVELOPE).map(Value::take) {
                 return json_resp(200, None, &env);
             }

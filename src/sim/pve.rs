@@ -10,6 +10,40 @@ use super::pbs;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 
+/// One guest of `/cluster/resources`, serialised directly (no `Value` tree).
+#[derive(serde::Serialize)]
+struct ResGuest<'a> {
+    id: String,
+    #[serde(rename = "type")]
+    ty: &'static str,
+    vmid: u32,
+    name: &'a str,
+    node: &'a str,
+    status: &'static str,
+    template: u8,
+    maxcpu: u32,
+    maxmem: u64,
+    maxdisk: u64,
+    cpu: f64,
+    mem: u64,
+    disk: u64,
+    netin: u64,
+    netout: u64,
+    diskread: u64,
+    diskwrite: u64,
+    uptime: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memhost: Option<u64>,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    tags: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lock: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pool: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hastate: Option<&'static str>,
+}
+
 pub struct PveView<'a> {
     pub c: &'a PveCluster,
     pub ctx: Ctx,
@@ -17,6 +51,14 @@ pub struct PveView<'a> {
     pub pbs: &'a [PbsServer],
     pub fingerprint: &'a str,
     pub ip: &'a str,
+}
+
+/// PVE's cluster-wide lists (`/cluster/resources`, `/nodes`) come from pvestatd, which
+/// broadcasts every 10 s: between two broadcasts they repeat the same values.
+pub const STATUS_INTERVAL_MS: i64 = 10_000;
+
+fn status_tick(now_ms: i64) -> i64 {
+    now_ms.div_euclid(STATUS_INTERVAL_MS) * STATUS_INTERVAL_MS
 }
 
 fn data(v: Value) -> ApiResult {
@@ -27,7 +69,7 @@ fn upid(node: &str, pid: u32, pstart: u32, start: i64, ty: &str, id: &str, user:
     format!("UPID:{node}:{pid:08X}:{pstart:08X}:{start:08X}:{ty}:{id}:{user}:")
 }
 
-impl PveView<'_> {
+impl<'a> PveView<'a> {
     fn online(&self, node: usize) -> bool {
         !self.offline.contains(&self.c.nodes[node].name)
     }
@@ -162,6 +204,7 @@ impl PveView<'_> {
     }
 
     fn nodes(&self, req: &Req) -> ApiResult {
+        let t_ms = status_tick(req.now_ms);
         let out: Vec<Value> = self
             .c
             .nodes
@@ -172,7 +215,7 @@ impl PveView<'_> {
                     return json!({"id": format!("node/{}", n.name), "node": n.name, "type": "node",
                         "status": "offline", "level": n.level, "ssl_fingerprint": self.fingerprint});
                 }
-                let d = dy::node_now(&self.ctx, n, req.now_ms);
+                let d = dy::node_now(&self.ctx, n, t_ms);
                 json!({"id": format!("node/{}", n.name), "node": n.name, "type": "node", "status": "online",
                     "cpu": d.cpu, "maxcpu": n.maxcpu, "mem": d.mem_used, "maxmem": n.mem_total,
                     "disk": d.rootfs_used, "maxdisk": n.rootfs_total, "uptime": d.uptime,
@@ -322,14 +365,15 @@ impl PveView<'_> {
             }
         }
         let limited = req.principal.limited();
-        let mut out = Vec::with_capacity(self.c.guests.len() + self.c.nodes.len() * 8);
+        let now_ms = status_tick(req.now_ms);
+        let mut out: Vec<Value> = Vec::with_capacity(self.c.nodes.len() * 8);
         if ty.is_none() || ty == Some("node") {
             for (i, n) in self.c.nodes.iter().enumerate() {
                 let mut v = json!({"id": format!("node/{}", n.name), "type": "node", "node": n.name, "level": n.level,
                     "status": if self.online(i) { "online" } else { "offline" }, "cgroup-mode": 2,
                     "maxcpu": n.maxcpu, "maxmem": n.mem_total, "maxdisk": n.rootfs_total});
                 if self.online(i) {
-                    let d = dy::node_now(&self.ctx, n, req.now_ms);
+                    let d = dy::node_now(&self.ctx, n, now_ms);
                     if let Some(m) = v.as_object_mut() {
                         m.insert("cpu".into(), json!(d.cpu));
                         m.insert("mem".into(), json!(d.mem_used));
@@ -340,11 +384,6 @@ impl PveView<'_> {
                 out.push(v);
             }
         }
-        if (ty.is_none() || ty == Some("vm")) && !limited {
-            for g in self.c.guests.iter().filter(|g| !g.vanished) {
-                out.push(self.resource_guest(g, req.now_ms));
-            }
-        }
         if (ty.is_none() || ty == Some("storage")) && !limited {
             for (i, n) in self.c.nodes.iter().enumerate() {
                 for s in self
@@ -353,7 +392,7 @@ impl PveView<'_> {
                     .iter()
                     .filter(|s| self.c.storage_on(s, i) && !s.disabled)
                 {
-                    let (total, used) = self.storage_numbers(s, req.now_ms);
+                    let (total, used) = self.storage_numbers(s, now_ms);
                     let online = self.online(i);
                     out.push(json!({"id": format!("storage/{}/{}", n.name, s.name), "type": "storage",
                         "storage": s.name, "node": n.name, "status": if online { "available" } else { "unknown" },
@@ -365,10 +404,42 @@ impl PveView<'_> {
         if (ty.is_none() || ty == Some("pool")) && self.c.guests.iter().any(|g| g.pool.is_some()) {
             out.push(json!({"id": "/pool/production", "type": "pool", "pool": "production"}));
         }
-        data(Value::Array(out))
+        // guests are the bulk: serialise them straight into the output buffer
+        let with_guests = (ty.is_none() || ty == Some("vm")) && !limited;
+        let mut buf: Vec<u8> = Vec::with_capacity(
+            64 * 1024
+                + if with_guests {
+                    self.c.guests.len() * 400
+                } else {
+                    0
+                },
+        );
+        buf.push(b'[');
+        let mut first = true;
+        let mut sep = |buf: &mut Vec<u8>| {
+            if !first {
+                buf.push(b',');
+            }
+            first = false;
+        };
+        let fail = |_| ApiError::new(500, "serialisation failed");
+        for v in &out {
+            sep(&mut buf);
+            serde_json::to_writer(&mut buf, v).map_err(fail)?;
+        }
+        if with_guests {
+            for g in self.c.guests.iter().filter(|g| !g.vanished) {
+                sep(&mut buf);
+                serde_json::to_writer(&mut buf, &self.resource_guest(g, now_ms)).map_err(fail)?;
+            }
+        }
+        buf.push(b']');
+        Ok(super::api::raw(
+            String::from_utf8(buf).map_err(|_| ApiError::new(500, "serialisation failed"))?,
+        ))
     }
 
-    fn resource_guest(&self, g: &Guest, t_ms: i64) -> Value {
+    fn resource_guest(&self, g: &'a Guest, t_ms: i64) -> ResGuest<'a> {
         let online = self.online(g.node);
         let d = self.now(g, t_ms);
         let status = if !online {
@@ -378,47 +449,33 @@ impl PveView<'_> {
         } else {
             "stopped"
         };
-        let mut m = Map::with_capacity(24);
-        m.insert(
-            "id".into(),
-            json!(format!("{}/{}", g.kind.as_str(), g.vmid)),
-        );
-        m.insert("type".into(), json!(g.kind.as_str()));
-        m.insert("vmid".into(), json!(g.vmid));
-        m.insert("name".into(), json!(g.name));
-        m.insert("node".into(), json!(self.c.nodes[g.node].name));
-        m.insert("status".into(), json!(status));
-        m.insert("template".into(), json!(g.template as u8));
-        m.insert("maxcpu".into(), json!(g.maxcpu));
-        m.insert("maxmem".into(), json!(g.maxmem));
-        m.insert("maxdisk".into(), json!(g.maxdisk));
-        m.insert("cpu".into(), json!(d.cpu));
-        m.insert("mem".into(), json!(d.mem));
-        m.insert("disk".into(), json!(d.disk));
-        m.insert("netin".into(), json!(d.netin));
-        m.insert("netout".into(), json!(d.netout));
-        m.insert("diskread".into(), json!(d.diskread));
-        m.insert("diskwrite".into(), json!(d.diskwrite));
-        m.insert("uptime".into(), json!(d.uptime));
-        if g.kind == Kind::Qemu && d.running {
-            m.insert("memhost".into(), json!(d.mem + d.mem / 20));
+        ResGuest {
+            id: format!("{}/{}", g.kind.as_str(), g.vmid),
+            ty: g.kind.as_str(),
+            vmid: g.vmid,
+            name: &g.name,
+            node: &self.c.nodes[g.node].name,
+            status,
+            template: g.template as u8,
+            maxcpu: g.maxcpu,
+            maxmem: g.maxmem,
+            maxdisk: g.maxdisk,
+            cpu: d.cpu,
+            mem: d.mem,
+            disk: d.disk,
+            netin: d.netin,
+            netout: d.netout,
+            diskread: d.diskread,
+            diskwrite: d.diskwrite,
+            uptime: d.uptime,
+            memhost: (g.kind == Kind::Qemu && d.running).then_some(d.mem + d.mem / 20),
+            tags: &g.tags,
+            lock: d.lock,
+            pool: g.pool.as_deref(),
+            hastate: g
+                .ha
+                .then_some(if d.running { "started" } else { "stopped" }),
         }
-        if !g.tags.is_empty() {
-            m.insert("tags".into(), json!(g.tags));
-        }
-        if let Some(l) = d.lock {
-            m.insert("lock".into(), json!(l));
-        }
-        if let Some(p) = &g.pool {
-            m.insert("pool".into(), json!(p));
-        }
-        if g.ha {
-            m.insert(
-                "hastate".into(),
-                json!(if d.running { "started" } else { "stopped" }),
-            );
-        }
-        Value::Object(m)
     }
 
     fn guest_list(&self, req: &Req, ni: usize, kind: Kind) -> ApiResult {

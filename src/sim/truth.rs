@@ -33,7 +33,9 @@ fn get(
         now_ms,
         principal: &admin,
     };
-    view(&req).unwrap_or_else(|e| json!({"error": {"status": e.status, "reason": e.reason}}))
+    view(&req)
+        .map(super::api::materialize)
+        .unwrap_or_else(|e| json!({"error": {"status": e.status, "reason": e.reason}}))
 }
 
 pub fn instance_truth(state: &SimState, name: &str) -> Option<Value> {
