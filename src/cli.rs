@@ -104,6 +104,12 @@ fn simulate(a: SimulateArgs) -> ExitCode {
         eprintln!("pulse: nothing to simulate (all counts are 0)");
         return ExitCode::from(2);
     }
+    if a.frozen_clock
+        .is_some_and(|t| !(0..=253_402_300_799).contains(&t))
+    {
+        eprintln!("pulse: --frozen-clock must be a Unix time between 0 and 253402300799");
+        return ExitCode::from(2);
+    }
     if a.nodes == 0 || a.nodes > 1000 || a.guests > 1_000_000 {
         eprintln!("pulse: --nodes must be 1..=1000 and --guests at most 1000000");
         return ExitCode::from(2);

@@ -793,10 +793,190 @@ fn command_line_errors_exit_with_usage_code() {
         Some(2)
     );
     assert_eq!(run(&["--listen", "not-an-address"]).status.code(), Some(2));
+    assert_eq!(
+        run(&[
+            "--listen",
+            "127.0.0.1:0",
+            "--frozen-clock",
+            "99999999999999"
+        ])
+        .status
+        .code(),
+        Some(2)
+    );
     // port taken: runtime failure, exit 1
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let o = run(&["--listen", &format!("127.0.0.1:{port}")]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("cannot listen"));
+}
+
+#[test]
+fn cluster_lists_repeat_within_the_status_cycle_and_match_the_truth() {
+    let sim = small(&["--seed", "15"]);
+    let a = sim.ok("cluster1", "/cluster/resources");
+    let t = sim.truth("cluster1");
+    assert_eq!(
+        a["data"], t["resources"],
+        "truth differs from what is served"
+    );
+    sim.admin_send("POST", "/clock/advance", r#"{"seconds": 5}"#);
+    assert_eq!(
+        sim.ok("cluster1", "/cluster/resources"),
+        a,
+        "changed inside one 10 s cycle"
+    );
+    sim.admin_send("POST", "/clock/advance", r#"{"seconds": 6}"#);
+    assert_ne!(
+        sim.ok("cluster1", "/cluster/resources"),
+        a,
+        "did not change in the next cycle"
+    );
+}
+
+#[test]
+fn guest_agent_modes() {
+    let sim = Sim::start(&[
+        "--clusters",
+        "1",
+        "--nodes",
+        "3",
+        "--guests",
+        "200",
+        "--standalone",
+        "0",
+        "--pbs",
+        "0",
+        "--pmg",
+        "0",
+        "--seed",
+        "16",
+    ]);
+    let t = sim.truth("cluster1");
+    let running: std::collections::BTreeSet<u64> = t["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "running")
+        .filter_map(|r| r["vmid"].as_u64())
+        .collect();
+    let pick = |mode: &str| {
+        t["guestFacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| {
+                g["type"] == "qemu"
+                    && g["agent"] == mode
+                    && g["paused"] == false
+                    && running.contains(&g["vmid"].as_u64().unwrap())
+            })
+            .unwrap_or_else(|| panic!("no running VM with agent {mode}"))
+            .clone()
+    };
+    let path = |g: &Value| {
+        format!(
+            "/nodes/{}/qemu/{}/agent/get-fsinfo",
+            g["node"].as_str().unwrap(),
+            g["vmid"]
+        )
+    };
+    let ok = sim.get("cluster1", &path(&pick("ok")), Auth::Token);
+    assert_eq!(ok.status, 200);
+    assert!(
+        ok.json()["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["mountpoint"] == "/" || f["mountpoint"] == "C:\\")
+    );
+    let err = sim.get("cluster1", &path(&pick("error")), Auth::Token);
+    assert_eq!(err.status, 200, "agent errors come back inside HTTP 200");
+    assert!(err.json()["data"]["error"]["desc"].is_string());
+    assert_eq!(
+        sim.get("cluster1", &path(&pick("notRunning")), Auth::Token)
+            .status,
+        500
+    );
+    assert_eq!(
+        sim.get("cluster1", &path(&pick("off")), Auth::Token).status,
+        500
+    );
+}
+
+#[test]
+fn pbs_snapshots_cover_every_verification_state() {
+    let sim = small(&["--seed", "17"]);
+    let mut all = Vec::new();
+    for ns in ["", "prod", "prod/db", "lab"] {
+        let v = sim.ok(
+            "pbs1",
+            &format!("/admin/datastore/store1/snapshots?ns={ns}"),
+        );
+        all.extend(v["data"].as_array().unwrap().clone());
+    }
+    let state = |s: &Value| s["verification"]["state"].as_str().map(str::to_string);
+    assert!(all.iter().any(|s| state(s).as_deref() == Some("ok")));
+    assert!(all.iter().any(|s| state(s).as_deref() == Some("failed")));
+    assert!(all.iter().any(|s| state(s).is_none()));
+    assert!(all.iter().any(|s| {
+        s["fingerprint"].is_string()
+            && s["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["crypt-mode"] == "encrypt")
+    }));
+    assert!(
+        all.iter()
+            .filter_map(|s| s["verification"]["upid"].as_str())
+            .all(|u| u.contains("\\x3a") && u.starts_with("UPID:pbs1:"))
+    );
+    let ns = sim.ok("pbs1", "/admin/datastore/store1/namespace");
+    assert_eq!(ns["data"][0]["ns"], "");
+    let tasks = sim.ok("pbs1", "/nodes/localhost/tasks?limit=500");
+    let types: std::collections::BTreeSet<&str> = tasks["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["worker_type"].as_str())
+        .collect();
+    for w in [
+        "backup",
+        "garbage_collection",
+        "prunejob",
+        "verificationjob",
+        "syncjob",
+    ] {
+        assert!(types.contains(w), "no {w} task: {types:?}");
+    }
+}
+
+#[test]
+fn pmg_mail_counts_grow_through_the_day() {
+    let sim = small(&["--seed", "18"]);
+    let cookie = sim.login_cookie("pmg1");
+    let count = || {
+        sim.get("pmg1", "/statistics/mail", Auth::Cookie(cookie.clone()))
+            .json()["data"]["count"]
+            .as_f64()
+            .unwrap()
+    };
+    let a = count();
+    sim.admin_send("POST", "/clock/advance", r#"{"seconds": 7200}"#);
+    let b = count();
+    assert!(b > a, "{a} -> {b}");
+    let hours = sim
+        .get(
+            "pmg1",
+            "/statistics/mailcount?timespan=3600",
+            Auth::Cookie(cookie.clone()),
+        )
+        .json();
+    assert_eq!(hours["data"].as_array().unwrap().len(), 24);
+    let q = sim
+        .get("pmg1", "/nodes/pmg1-a/postfix/queue", Auth::Cookie(cookie))
+        .json();
+    assert_eq!(q["data"].as_array().unwrap().len(), 4);
 }

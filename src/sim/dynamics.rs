@@ -129,8 +129,11 @@ pub fn guest_now(ctx: &Ctx, g: &Guest, t_ms: i64) -> GuestNow {
         };
     }
     let gen_epoch = ctx.genesis.div_euclid(RUN_EPOCH);
-    let mut k = epoch;
-    while k > gen_epoch && running_in(ctx, g, k - 1) {
+    // walk back to the slot the current run began in; paused guests never change state, and
+    // the walk is bounded (~7 months) so far-future clocks stay cheap
+    let floor = (epoch - 20_000).max(gen_epoch);
+    let mut k = if g.paused { gen_epoch } else { epoch };
+    while k > floor && running_in(ctx, g, k - 1) {
         k -= 1;
     }
     let start = if k <= gen_epoch {

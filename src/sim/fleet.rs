@@ -251,6 +251,8 @@ pub struct BackupGroup {
     /// Hour of day (UTC) the backup runs, minute offset included as seconds.
     pub at: i64,
     pub keep: i64,
+    /// Covered by the datastore's verify job (false: snapshots stay unverified).
+    pub verify_job: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -396,6 +398,8 @@ fn gen_pbs(rng: &mut Rng, i: usize, genesis: i64) -> PbsServer {
                 size: rng.range(2, 120) * GIB,
                 at: (rng.range(0, 5) * 3600 + rng.range(0, 59) * 60) as i64,
                 keep: rng.range(5, 14) as i64,
+                // the second group of every datastore is outside the verify job
+                verify_job: g != 1 && rng.chance(0.9),
             });
         }
         datastores.push(Datastore {

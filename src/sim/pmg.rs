@@ -111,6 +111,28 @@ impl PmgView<'_> {
         }
         let now = req.now();
         let day0 = now.div_euclid(DAY) * DAY;
+        // time ranges: PMG requires non-negative epochs; the simulator also bounds the span it
+        // sums (hour by hour) to about a year so a request cannot keep it busy
+        let range = |req: &Req, default_end: i64| -> Result<(i64, i64), ApiError> {
+            let start = req.q_int("starttime")?.unwrap_or(day0);
+            let end = req.q_int("endtime")?.unwrap_or(default_end);
+            if start < 0 {
+                return Err(ApiError::param(
+                    "starttime",
+                    format!("value must have a minimum value of 0 - got '{start}'"),
+                ));
+            }
+            if end < start {
+                return Err(ApiError::param("endtime", "endtime is before starttime"));
+            }
+            if end - start > 400 * DAY {
+                return Err(ApiError::param(
+                    "endtime",
+                    "time range longer than 400 days (simulator limit)",
+                ));
+            }
+            Ok((start, end))
+        };
         match s.as_slice() {
             ["version"] => Ok(
                 json!({"version": self.s.version, "release": self.s.release, "repoid": "c6a2b0a7"}),
@@ -180,12 +202,8 @@ impl PmgView<'_> {
                 }
             }
             ["statistics", "mail"] => {
-                let start = req.q_int("starttime")?.unwrap_or(day0);
-                let end = req.q_int("endtime")?.unwrap_or(now).min(now);
-                if end < start {
-                    return Err(ApiError::param("endtime", "endtime is before starttime"));
-                }
-                let b = self.range(start, end);
+                let (start, end) = range(req, now)?;
+                let b = self.range(start, end.min(now));
                 let count = b.count_in + b.count_out;
                 Ok(
                     json!({"count": count, "count_in": b.count_in.round(), "count_out": b.count_out.round(),
@@ -204,19 +222,19 @@ impl PmgView<'_> {
                         format!("value must have a minimum value of 3600 - got '{span}'"),
                     ));
                 }
-                let start = req.q_int("starttime")?.unwrap_or(day0);
-                let end = req.q_int("endtime")?.unwrap_or(start + DAY);
+                let default_end = req.q_int("starttime")?.unwrap_or(day0).saturating_add(DAY);
+                let (start, end) = range(req, default_end)?;
                 let mut out = Vec::new();
                 let mut t = start;
                 let mut i = 0;
                 while t < end && out.len() < 10_000 {
-                    let b = self.range(t, (t + span).min(now).max(t));
+                    let b = self.range(t, t.saturating_add(span).min(now).max(t));
                     out.push(json!({"index": i, "time": t, "count": (b.count_in + b.count_out).round(), "count_in": b.count_in.round(),
                         "count_out": b.count_out.round(), "spamcount_in": b.spam_in.round(), "spamcount_out": b.spam_out.round(),
                         "viruscount_in": b.virus_in.round(), "viruscount_out": b.virus_out.round(), "bounces_in": b.bounces_in.round(),
                         "bounces_out": b.bounces_out.round(), "rbl_rejects": b.rbl.round() as u64, "pregreet_rejects": b.pregreet.round() as u64,
                         "glcount": b.gl.round()}));
-                    t += span;
+                    t = t.saturating_add(span);
                     i += 1;
                 }
                 Ok(Value::Array(out))
