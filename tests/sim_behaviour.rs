@@ -350,7 +350,19 @@ fn fault_hang_and_reset_fail_at_transport_level() {
 #[test]
 fn fault_instance_down_refuses_connections_and_comes_back() {
     let sim = small(&["--seed", "6"]);
+    // a keep-alive connection opened before the fault is not answered either
+    let cookie = sim.login_cookie("pmg1");
+    assert_eq!(
+        sim.get("pmg1", "/version", Auth::Cookie(cookie.clone()))
+            .status,
+        200
+    );
     faults(&sim, json!({"instance": "pmg1", "down": true}));
+    assert!(
+        sim.try_get("pmg1", "/version", Auth::Cookie(cookie))
+            .is_err(),
+        "answered while down"
+    );
     std::thread::sleep(Duration::from_millis(200));
     let addr = sim.url("pmg1").trim_start_matches("https://").to_string();
     let e = std::net::TcpStream::connect(&addr).expect_err("down instance accepted a connection");

@@ -138,6 +138,23 @@ fn fleet_is_deterministic_and_rich() {
             .any(|g| g.encrypted)
     );
     assert!(a.pmg[0].nodes.len() > 1);
+    // PBS groups are unique per namespace and belong to real guests of the same type
+    for d in &a.pbs[0].datastores {
+        let mut seen = std::collections::HashSet::new();
+        for grp in &d.groups {
+            assert!(
+                seen.insert((grp.ns.clone(), grp.btype, grp.id.clone())),
+                "duplicate group {}/{}",
+                grp.btype,
+                grp.id
+            );
+            if grp.btype != "host" {
+                let vmid: u32 = grp.id.parse().unwrap();
+                let guest = a.pve[0].guest(vmid).expect("group of a real guest");
+                assert_eq!(grp.btype == "vm", guest.kind == Kind::Qemu);
+            }
+        }
+    }
     let disks: Vec<_> = a
         .pve
         .iter()

@@ -319,7 +319,7 @@ const TIB: u64 = 1 << 40;
 impl Fleet {
     pub fn generate(spec: &FleetSpec) -> Fleet {
         let mut rng = Rng::new(spec.seed);
-        let mut pbs = Vec::new();
+        let mut pbs: Vec<PbsServer> = Vec::new();
         for i in 0..spec.pbs {
             pbs.push(gen_pbs(&mut rng, i, spec.genesis));
         }
@@ -345,6 +345,35 @@ impl Fleet {
                 spec.genesis,
                 &pbs,
             ));
+        }
+        // PBS backup groups belong to real guests of the PVE clusters (same vmid, same type,
+        // guest name as comment), so a monitor can match backups to guests
+        if !pve.is_empty() {
+            for (i, p) in pbs.iter_mut().enumerate() {
+                let c: &PveCluster = &pve[i % pve.len()];
+                let candidates: Vec<&Guest> = c.guests.iter().filter(|g| !g.template).collect();
+                if candidates.is_empty() {
+                    continue;
+                }
+                let mut k = 0;
+                for d in &mut p.datastores {
+                    for g in d.groups.iter_mut().filter(|g| g.btype != "host") {
+                        let guest = candidates[(k * 7 + i) % candidates.len()];
+                        k += 1;
+                        g.btype = if guest.kind == Kind::Qemu { "vm" } else { "ct" };
+                        g.id = guest.vmid.to_string();
+                        g.comment = if guest.name.is_empty() {
+                            format!("CT{}", guest.vmid)
+                        } else {
+                            guest.name.clone()
+                        };
+                    }
+                    // a group exists once per namespace
+                    let mut seen = std::collections::HashSet::new();
+                    d.groups
+                        .retain(|g| seen.insert((g.ns.clone(), g.btype, g.id.clone())));
+                }
+            }
         }
         let pmg = (0..spec.pmg)
             .map(|i| PmgServer {

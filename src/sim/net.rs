@@ -187,6 +187,10 @@ async fn handle(state: Arc<SimState>, idx: usize, req: Request<Incoming>) -> Res
         .accounting
         .record(&inst.name, api_path.as_deref().unwrap_or(&path), &cred);
 
+    if faults.down {
+        // a downed instance also drops connections that were open before it went down
+        return Err(Abort);
+    }
     if faults.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
     }
