@@ -148,16 +148,9 @@ fn simulate(a: SimulateArgs) -> ExitCode {
         clock: Some(clock),
         fleet: None,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("pulse: cannot start runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     runtime.block_on(async move {
         let handle = match sim::start(cfg).await {
@@ -275,16 +268,9 @@ fn serve(args: ServeArgs) -> ExitCode {
         None => None,
     };
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("pulse: cannot start runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     let listen = settings.listen;
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -316,6 +302,19 @@ fn serve(args: ServeArgs) -> ExitCode {
     // Dropping the runtime and then the state closes redb and releases the lock.
     drop(runtime);
     code
+}
+
+/// The tokio runtime for the web server or the simulator (two workers: blocking work runs
+/// elsewhere).
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("pulse: cannot start runtime: {e}");
+            ExitCode::from(1)
+        })
 }
 
 async fn shutdown_signal() {

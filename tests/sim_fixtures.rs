@@ -231,39 +231,6 @@ fn compare(
     }
 }
 
-fn load_schema(product: &str) -> BTreeMap<String, Value> {
-    let text =
-        std::fs::read_to_string(fixtures_dir().join(format!("schema/{product}-api-schema.json")))
-            .expect("schema file");
-    let tree: Value = serde_json::from_str(&text).expect("schema JSON");
-    let mut idx = BTreeMap::new();
-    fn walk(n: &Value, idx: &mut BTreeMap<String, Value>) {
-        if let Some(p) = n["path"].as_str()
-            && let Some(r) = n["info"]["GET"].get("returns")
-        {
-            let mut r = r.clone();
-            // config index endpoints (e.g. /storage) echo what POST on the same path accepts
-            if let (Some(props), Some(post)) = (
-                r.pointer_mut("/items/properties")
-                    .and_then(Value::as_object_mut),
-                n["info"]["POST"]["parameters"]["properties"].as_object(),
-            ) {
-                for (k, v) in post {
-                    props.entry(k.clone()).or_insert_with(|| v.clone());
-                }
-            }
-            idx.insert(p.to_string(), r);
-        }
-        for c in n["children"].as_array().into_iter().flatten() {
-            walk(c, idx);
-        }
-    }
-    for n in tree.as_array().into_iter().flatten() {
-        walk(n, &mut idx);
-    }
-    idx
-}
-
 struct Targets {
     node: String,
     running_vm: u64,
@@ -699,7 +666,7 @@ fn simulated_bodies_match_every_real_fixture() {
     );
     let schemas: BTreeMap<&str, BTreeMap<String, Value>> = ["pve", "pbs", "pmg"]
         .into_iter()
-        .map(|p| (p, load_schema(p)))
+        .map(|p| (p, common::load_schema(p)))
         .collect();
 
     // pool fixture kinds per endpoint (only real captures)

@@ -7,29 +7,9 @@
 
 mod common;
 
-use common::{Sim, fixtures_dir};
+use common::Sim;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-
-fn load(product: &str) -> BTreeMap<String, Value> {
-    let text =
-        std::fs::read_to_string(fixtures_dir().join(format!("schema/{product}-api-schema.json")))
-            .expect("schema");
-    let tree: Value = serde_json::from_str(&text).expect("schema JSON");
-    let mut idx = BTreeMap::new();
-    fn walk(n: &Value, idx: &mut BTreeMap<String, Value>) {
-        if let (Some(p), Some(r)) = (n["path"].as_str(), n["info"]["GET"].get("returns")) {
-            idx.insert(p.to_string(), r.clone());
-        }
-        for c in n["children"].as_array().into_iter().flatten() {
-            walk(c, idx);
-        }
-    }
-    for n in tree.as_array().into_iter().flatten() {
-        walk(n, &mut idx);
-    }
-    idx
-}
 
 fn numeric(s: &str) -> bool {
     !s.is_empty() && s.trim().parse::<f64>().is_ok()
@@ -192,7 +172,7 @@ fn every_simulated_endpoint_validates_against_the_official_schema() {
     ]);
     let schemas: BTreeMap<&str, BTreeMap<String, Value>> = ["pve", "pbs", "pmg"]
         .into_iter()
-        .map(|p| (p, load(p)))
+        .map(|p| (p, common::load_schema(p)))
         .collect();
     let t = sim.truth("cluster1");
     let facts = t["guestFacts"].as_array().unwrap();

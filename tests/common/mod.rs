@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -26,6 +27,49 @@ pub fn fixtures_dir() -> PathBuf {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/proxmox"
     ))
+}
+
+/// Path -> GET `returns` schema of one product's official API schema.
+pub fn load_schema(product: &str) -> BTreeMap<String, Value> {
+    let text =
+        std::fs::read_to_string(fixtures_dir().join(format!("schema/{product}-api-schema.json")))
+            .expect("schema file");
+    let tree: Value = serde_json::from_str(&text).expect("schema JSON");
+    let mut idx = BTreeMap::new();
+    fn walk(n: &Value, idx: &mut BTreeMap<String, Value>) {
+        if let Some(p) = n["path"].as_str()
+            && let Some(r) = n["info"]["GET"].get("returns")
+        {
+            let mut r = r.clone();
+            // config index endpoints (e.g. /storage) echo what POST on the same path accepts;
+            // closed item schemas (additionalProperties false) stay as published
+            let closed = r["items"]["additionalProperties"] == false
+                || r["items"]["additionalProperties"] == 0;
+            if let (false, Some(props), Some(post)) = (
+                closed,
+                r.pointer_mut("/items/properties")
+                    .and_then(Value::as_object_mut),
+                n["info"]["POST"]["parameters"]["properties"].as_object(),
+            ) {
+                for (k, v) in post {
+                    // echoed only when set: never required in an answer
+                    let mut v = v.clone();
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert("optional".into(), Value::from(1));
+                    }
+                    props.entry(k.clone()).or_insert(v);
+                }
+            }
+            idx.insert(p.to_string(), r);
+        }
+        for c in n["children"].as_array().into_iter().flatten() {
+            walk(c, idx);
+        }
+    }
+    for n in tree.as_array().into_iter().flatten() {
+        walk(n, &mut idx);
+    }
+    idx
 }
 
 pub struct Sim {
