@@ -212,6 +212,23 @@ fn authentication_like_the_products() {
             .status,
         400
     );
+    let mut r = sim
+        .agent
+        .post(&url)
+        .header("Content-Type", "application/json")
+        .send("{\"username\": ")
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        400,
+        "malformed JSON login: {}",
+        r.body_mut().read_to_string().unwrap_or_default()
+    );
+    let huge = format!("username=root@pam&password={}", "x".repeat(100_000));
+    assert_eq!(
+        sim.post_form("cluster1", "/access/ticket", &huge).status,
+        413
+    );
     // the ticket expires after two simulated hours
     sim.admin_send("POST", "/clock/advance", r#"{"seconds": 7300}"#);
     assert_eq!(
