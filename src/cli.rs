@@ -31,6 +31,48 @@ enum Command {
     Version,
     /// Read a password on stdin and print its bcrypt (cost 12) hash.
     HashPassword,
+    /// Run the Proxmox simulator (PVE clusters, PBS, PMG over HTTPS); prints one JSON document
+    /// describing the instances once every listener is up. See docs/simulator.md.
+    Simulate(SimulateArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct SimulateArgs {
+    /// First ADDR:PORT; instance i listens on PORT+i, the admin endpoint after the last one.
+    /// Port 0 gives every listener a free port.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8006")]
+    listen: std::net::SocketAddr,
+    /// PVE clusters (one instance each).
+    #[arg(long, default_value_t = 1)]
+    clusters: usize,
+    /// Nodes per cluster.
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
+    /// Guests (VMs and containers) per cluster.
+    #[arg(long, default_value_t = 30)]
+    guests: usize,
+    /// Extra standalone PVE nodes (one instance each).
+    #[arg(long, default_value_t = 1)]
+    standalone: usize,
+    /// Proxmox Backup Servers.
+    #[arg(long, default_value_t = 1)]
+    pbs: usize,
+    /// Proxmox Mail Gateways.
+    #[arg(long, default_value_t = 1)]
+    pmg: usize,
+    /// Seed of the fleet and of every random value.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Faults from the start, e.g. `latency=200,cluster1:offline=c1-pve2,pbs1:error-rate=0.1`.
+    #[arg(long, value_name = "LIST")]
+    faults: Option<String>,
+    /// Serve plain HTTP instead of HTTPS.
+    #[arg(long)]
+    plain_http: bool,
+    /// Freeze the clock at this Unix time (it then only moves through the admin endpoint), for
+    /// runs that must answer identically every time.
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    frozen_clock: Option<i64>,
 }
 
 #[derive(clap::Args, Debug, Default)]
@@ -57,7 +99,92 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::HashPassword => hash_password(),
+        Command::Simulate(args) => simulate(args),
     }
+}
+
+fn simulate(a: SimulateArgs) -> ExitCode {
+    use crate::sim;
+    if a.clusters + a.standalone + a.pbs + a.pmg == 0 {
+        eprintln!("pulse: nothing to simulate (all counts are 0)");
+        return ExitCode::from(2);
+    }
+    if a.frozen_clock
+        .is_some_and(|t| !(0..=253_402_300_799).contains(&t))
+    {
+        eprintln!("pulse: --frozen-clock must be a Unix time between 0 and 253402300799");
+        return ExitCode::from(2);
+    }
+    if a.nodes == 0 || a.nodes > 1000 || a.guests > 1_000_000 {
+        eprintln!("pulse: --nodes must be 1..=1000 and --guests at most 1000000");
+        return ExitCode::from(2);
+    }
+    let faults = match a.faults.as_deref().map(sim::faults::FaultPatch::parse_cli) {
+        None => Vec::new(),
+        Some(Ok(f)) => f,
+        Some(Err(e)) => {
+            eprintln!("pulse: --faults: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let _log = crate::logging::init(
+        crate::settings::LogLevel::Warn,
+        crate::settings::LogFormat::Console,
+    );
+    let clock: std::sync::Arc<dyn sim::clock::Clock> = match a.frozen_clock {
+        Some(t) => sim::clock::ManualClock::new(t.saturating_mul(1000)),
+        None => std::sync::Arc::new(sim::clock::SystemClock::default()),
+    };
+    let genesis = clock.now_secs();
+    let cfg = sim::SimConfig {
+        listen: a.listen,
+        spec: sim::fleet::FleetSpec {
+            seed: a.seed,
+            clusters: a.clusters,
+            nodes: a.nodes,
+            guests: a.guests,
+            standalone: a.standalone,
+            pbs: a.pbs,
+            pmg: a.pmg,
+            genesis,
+        },
+        plain_http: a.plain_http,
+        faults,
+        clock: Some(clock),
+        fleet: None,
+    };
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    runtime.block_on(async move {
+        let handle = match sim::start(cfg).await {
+            Ok(h) => h,
+            Err(sim::SimError::Fault(e)) => {
+                eprintln!("pulse: --faults: {e}");
+                return ExitCode::from(2);
+            }
+            Err(e) => {
+                eprintln!("pulse: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        match serde_json::to_string(&handle.doc()) {
+            Ok(doc) => {
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{doc}");
+                let _ = out.flush();
+            }
+            Err(e) => {
+                eprintln!("pulse: {e}");
+                return ExitCode::from(1);
+            }
+        }
+        shutdown_signal().await;
+        handle.stop().await;
+        ExitCode::SUCCESS
+    })
 }
 
 fn hash_password() -> ExitCode {
@@ -146,16 +273,9 @@ fn serve(args: ServeArgs) -> ExitCode {
         None => None,
     };
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("pulse: cannot start runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     let listen = settings.listen;
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -219,6 +339,19 @@ fn serve(args: ServeArgs) -> ExitCode {
     // Dropping the runtime and then the state closes redb and releases the lock.
     drop(runtime);
     code
+}
+
+/// The tokio runtime for the web server or the simulator (two workers: blocking work runs
+/// elsewhere).
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("pulse: cannot start runtime: {e}");
+            ExitCode::from(1)
+        })
 }
 
 async fn shutdown_signal() {

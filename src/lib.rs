@@ -12,6 +12,7 @@ pub mod poller;
 pub mod proxmox;
 pub mod server;
 pub mod settings;
+pub mod sim;
 pub mod store;
 pub mod ui;
 pub mod version;

@@ -214,3 +214,6 @@ pub fn status_of(raw: &str) -> u16 {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0)
 }
+
+/// The simulator's test harness (`pulse simulate` as a child process over HTTPS).
+pub mod sim;
