@@ -228,7 +228,6 @@ pub type ResponseFuture =
     std::pin::Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
 /// Builds the request handler for `run`: outer middleware around the warp routes.
-#[allow(clippy::type_complexity)] // the handler type `run` needs, spelled out once
 pub fn handler(
     state: AppState,
 ) -> impl Fn(Request<Incoming>, SocketAddr) -> ResponseFuture + Clone + Send + Sync + 'static {
