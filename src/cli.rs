@@ -26,6 +26,12 @@ enum Command {
     Version,
     /// Read a password on stdin and print its bcrypt (cost 12) hash.
     HashPassword,
+    /// Print the first-run bootstrap token (needed by quick setup until auth is configured).
+    BootstrapToken {
+        /// Data directory (default $PULSE_DATA_DIR, else /etc/pulse when writable, else ./data).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args, Debug, Default)]
@@ -52,6 +58,7 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::HashPassword => hash_password(),
+        Command::BootstrapToken { data_dir } => bootstrap_token(data_dir),
     }
 }
 
@@ -73,6 +80,27 @@ fn hash_password() -> ExitCode {
         }
         Err(e) => {
             eprintln!("pulse: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn bootstrap_token(data_dir: Option<PathBuf>) -> ExitCode {
+    let flags = ServeFlags {
+        data_dir,
+        ..Default::default()
+    };
+    let path = settings::data_dir(&flags, &ProcessEnv).join(crate::auth::BOOTSTRAP_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(t) => {
+            println!("{}", t.trim());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "pulse: {}: {e} (the token exists only while no authentication is configured)",
+                path.display()
+            );
             ExitCode::from(1)
         }
     }
@@ -103,7 +131,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     let log = crate::logging::init(early.log_level, early.log_format);
 
     let store = match Store::open(&data_dir) {
-        Ok(s) => s,
+        Ok(s) => std::sync::Arc::new(s),
         Err(e) => {
             eprintln!("pulse: {e}");
             return ExitCode::from(1);
@@ -156,8 +184,22 @@ fn serve(args: ServeArgs) -> ExitCode {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let data = settings.data_dir.display().to_string();
     let version = VersionInfo::from_facts(&HostFacts::gather());
+    // Hashes a plain-text PULSE_AUTH_PASS here, before the runtime serves anything.
+    let auth = match crate::auth::Auth::new(
+        store.clone(),
+        &settings,
+        std::sync::Arc::new(crate::auth::clock::SystemClock),
+        crate::auth::password::COST,
+    ) {
+        Ok(a) => std::sync::Arc::new(a),
+        Err(e) => {
+            eprintln!("pulse: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let state = AppState::new(
         store,
+        auth,
         settings,
         flags,
         Box::new(ProcessEnv),
@@ -175,6 +217,16 @@ fn serve(args: ServeArgs) -> ExitCode {
         };
         let bound = listener.local_addr().unwrap_or(listen);
         tracing::info!(address = %bound, %scheme, data_dir = %data, version = version::VERSION, "pulse listening");
+        // Expired sessions leave memory and the database every five minutes.
+        let pruner = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
+            loop {
+                tick.tick().await;
+                let s = pruner.clone();
+                let _ = tokio::task::spawn_blocking(move || s.auth().sessions.prune()).await;
+            }
+        });
         crate::server::run(listener, tls, crate::server::handler(state.clone()), shutdown_signal()).await;
         tracing::info!("shut down cleanly");
         ExitCode::SUCCESS

@@ -2,6 +2,7 @@
 
 pub mod body;
 pub mod error;
+pub mod security;
 pub mod system;
 
 use crate::logging::LogHandle;
@@ -22,7 +23,8 @@ pub struct AppState {
 
 pub struct Inner {
     pub started: Instant,
-    pub store: Store,
+    pub store: Arc<Store>,
+    pub auth: Arc<crate::auth::Auth>,
     pub version: VersionInfo,
     pub log: Option<LogHandle>,
     /// Re-resolved when persisted settings change; readers clone the Arc.
@@ -33,7 +35,8 @@ pub struct Inner {
 
 impl AppState {
     pub fn new(
-        store: Store,
+        store: Arc<Store>,
+        auth: Arc<crate::auth::Auth>,
         settings: Settings,
         flags: ServeFlags,
         env: Box<dyn Env + Send + Sync>,
@@ -44,6 +47,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 started: Instant::now(),
                 store,
+                auth,
                 version,
                 log,
                 settings: RwLock::new(Arc::new(settings)),
@@ -63,6 +67,10 @@ impl AppState {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    pub fn auth(&self) -> &crate::auth::Auth {
+        &self.inner.auth
     }
 
     /// Validates, persists and applies new persisted settings. Nothing is written unless
@@ -108,6 +116,8 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
     let api = warp::path("api").and(
         // Anything unmatched under /api is a JSON 404/405 from `recover`, never the SPA page.
         system::routes(state.clone())
+            .or(security::routes(state.clone()))
+            .unify()
             .recover(error::recover)
             .unify(),
     );

@@ -9,15 +9,24 @@ use redb::{ReadableDatabase, TableError, WriteTransaction};
 ///
 /// - 1: `meta`, `settings`.
 /// - 2: adds `secrets` (sealed values) and the `key_check` canary (written after migration).
-pub const CURRENT_SCHEMA: u32 = 2;
+/// - 3: adds `api_tokens`, `sessions`, `lockout`, `audit` (security).
+pub const CURRENT_SCHEMA: u32 = 3;
 
 type Step = fn(&WriteTransaction) -> Result<(), redb::Error>;
 
 /// `STEPS[i]` migrates version `i + 1` to `i + 2`.
-const STEPS: &[Step] = &[v1_to_v2];
+const STEPS: &[Step] = &[v1_to_v2, v2_to_v3];
 
 fn v1_to_v2(tx: &WriteTransaction) -> Result<(), redb::Error> {
     tx.open_table(SECRETS)?;
+    Ok(())
+}
+
+fn v2_to_v3(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    tx.open_table(API_TOKENS)?;
+    tx.open_table(SESSIONS)?;
+    tx.open_table(LOCKOUT)?;
+    tx.open_table(AUDIT)?;
     Ok(())
 }
 
@@ -26,6 +35,10 @@ fn create_all(tx: &WriteTransaction) -> Result<(), redb::Error> {
     tx.open_table(META)?;
     tx.open_table(SETTINGS)?;
     tx.open_table(SECRETS)?;
+    tx.open_table(API_TOKENS)?;
+    tx.open_table(SESSIONS)?;
+    tx.open_table(LOCKOUT)?;
+    tx.open_table(AUDIT)?;
     Ok(())
 }
 
@@ -100,6 +113,36 @@ pub(crate) mod tests {
         }
         write_version(&tx, 1).unwrap();
         tx.commit().unwrap();
+    }
+
+    /// Writes a file exactly as schema version 2 did: meta, settings, secrets.
+    pub(crate) fn write_v2_file(path: &std::path::Path, secret: (&str, &[u8])) {
+        let db = redb::Database::create(path).unwrap();
+        let tx = db.begin_write().unwrap();
+        tx.open_table(SETTINGS).unwrap();
+        tx.open_table(SECRETS)
+            .unwrap()
+            .insert(secret.0, secret.1)
+            .unwrap();
+        write_version(&tx, 2).unwrap();
+        tx.commit().unwrap();
+    }
+
+    #[test]
+    fn v2_file_gains_security_tables_and_keeps_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pulse.redb");
+        write_v2_file(&path, ("node/a", b"sealed-bytes"));
+        let db = redb::Database::create(&path).unwrap();
+        assert_eq!(migrate(&db).unwrap(), 2);
+        assert_eq!(read_version(&db).unwrap(), Some(3));
+        let rx = db.begin_read().unwrap();
+        rx.open_table(API_TOKENS).expect("v3 adds api_tokens");
+        rx.open_table(SESSIONS).expect("v3 adds sessions");
+        rx.open_table(LOCKOUT).expect("v3 adds lockout");
+        rx.open_table(AUDIT).expect("v3 adds audit");
+        let s = rx.open_table(SECRETS).unwrap();
+        assert_eq!(s.get("node/a").unwrap().unwrap().value(), b"sealed-bytes");
     }
 
     #[test]

@@ -10,5 +10,14 @@ pub const SETTINGS: TableDefinition<&str, &str> = TableDefinition::new("settings
 /// Sealed secrets by name (`nonce ‖ ciphertext ‖ tag`); never stored in plain text.
 pub const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("secrets");
 
+/// API tokens by id: JSON records holding only the SHA3-256 of each token (v3).
+pub const API_TOKENS: TableDefinition<&str, &str> = TableDefinition::new("api_tokens");
+/// Browser sessions by SHA3-256 of the cookie value: JSON records (v3).
+pub const SESSIONS: TableDefinition<&str, &str> = TableDefinition::new("sessions");
+/// Failed-login tracking by `user:<name>` / `ip:<addr>`: JSON records (v3).
+pub const LOCKOUT: TableDefinition<&str, &str> = TableDefinition::new("lockout");
+/// Security audit events by sequence number: JSON records, bounded (v3).
+pub const AUDIT: TableDefinition<u64, &str> = TableDefinition::new("audit");
+
 pub const META_SCHEMA_VERSION: &str = "schema_version";
 pub const META_KEY_CHECK: &str = "key_check";
