@@ -340,6 +340,18 @@ fn api_tokens_lifecycle_and_transport() {
         assert_eq!(r.status, 401, "{k}: {v} -> {}", r.body);
         r.json();
     }
+    // Settings changes are audited (key names, never values).
+    let w = s.post(
+        "/api/system/settings/update",
+        &[admin()],
+        r#"{"logLevel":"debug"}"#,
+    );
+    assert_eq!(w.status, 200, "{}", w.body);
+    let audit = s.get("/api/security/audit?limit=5", &[admin()]).json();
+    let ev = &audit["events"][0];
+    assert_eq!(ev["event"], "settings_changed");
+    assert_eq!(ev["details"], "keys=logLevel");
+    assert_eq!(s.get("/api/security/audit?limit=0", &[admin()]).status, 400);
     // Basic auth with the real password works for scripts.
     let basic = format!("Basic {}", base64_encode(&format!("{USER}:{PASS}")));
     assert_eq!(
@@ -590,7 +602,14 @@ fn first_run_bootstrap_and_quick_setup() {
 
 #[test]
 fn change_password_revokes_sessions() {
-    let mut s = secured();
+    let hash = cheap_hash(PASS);
+    let env = [
+        ("PULSE_AUTH_USER", USER),
+        ("PULSE_AUTH_PASS", hash.as_str()),
+        ("API_TOKENS", ADMIN_TOKEN),
+        ("PULSE_TRUSTED_PROXY_CIDRS", "127.0.0.1/32"),
+    ];
+    let mut s = Server::start(&env);
     let r = login(&s, "203.0.113.40", USER, PASS);
     let cookie = format!("pulse_session={}", r.cookie("pulse_session").unwrap());
     let csrf = r.cookie("pulse_csrf").unwrap();
@@ -640,18 +659,26 @@ fn change_password_revokes_sessions() {
     );
     assert_eq!(login(&s, "203.0.113.42", USER, PASS).status, 401);
     assert_eq!(login(&s, "203.0.113.43", USER, np).status, 200);
-    // After a restart with the same env, the changed password still wins.
+    // Restart with the same environment: the changed password still wins.
     s.stop();
-    // A new env value (a fresh hash here) overrides the stored password: the reset path.
-    let s2 = Server::start_in(
-        &s.dir.clone(),
-        &[("PULSE_AUTH_USER", USER), ("PULSE_AUTH_PASS", PASS)],
+    let dir = s.dir.clone();
+    let mut s2 = Server::start_in(&dir, &env);
+    assert_eq!(login(&s2, "203.0.113.44", USER, np).status, 200);
+    assert_eq!(login(&s2, "203.0.113.45", USER, PASS).status, 401);
+    // A new value in the environment is a deliberate reset: it wins.
+    s2.stop();
+    let s3 = Server::start_in(
+        &dir,
+        &[
+            ("PULSE_AUTH_USER", USER),
+            ("PULSE_AUTH_PASS", "reset via env 123"),
+        ],
     );
     assert_eq!(
-        login(&s2, "203.0.113.44", USER, PASS).status,
-        200,
-        "a changed env password resets"
+        login(&s3, "127.0.0.3", USER, "reset via env 123").status,
+        200
     );
+    assert_eq!(login(&s3, "127.0.0.4", USER, np).status, 401);
 }
 
 #[test]
@@ -957,6 +984,10 @@ fn security_headers_on_every_response() {
 #[test]
 fn route_table_counts_are_reported() {
     let (c, by_scope) = pulse::auth::access::counts();
+    println!(
+        "routes: {} public, {} self-auth, {} user, {} admin, {} owner; by scope: {by_scope:?}",
+        c[0], c[1], c[2], c[3], c[4]
+    );
     assert!(c[0] > 10 && c[2] > 20 && c[3] > 10 && c[4] > 3, "{c:?}");
     assert!(by_scope.iter().any(|(s, _)| *s == "monitoring:read"));
     assert!(

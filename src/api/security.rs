@@ -41,6 +41,14 @@ fn ok_json(v: serde_json::Value) -> Res {
     Ok(warp::reply::json(&v).into_response())
 }
 
+/// For responses that carry a secret shown once (new tokens, setup codes).
+fn secret_json(v: serde_json::Value) -> Res {
+    let mut r = warp::reply::json(&v).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
+}
+
 fn no_control(s: &str) -> bool {
     !s.chars().any(char::is_control)
 }
@@ -567,7 +575,7 @@ fn create_token(s: AppState, p: Principal, c: ClientIp, b: CreateToken) -> Res {
         ),
     );
     sync_bootstrap(&s);
-    ok_json(json!({ "token": minted.raw, "record": minted.record }))
+    secret_json(json!({ "token": minted.raw, "record": minted.record }))
 }
 
 fn sync_bootstrap(s: &AppState) {
@@ -614,7 +622,7 @@ fn regenerate(s: AppState, p: Principal, c: ClientIp) -> Res {
         &format!("id={}; all other stored tokens revoked", rec.id),
     );
     sync_bootstrap(&s);
-    ok_json(json!({
+    secret_json(json!({
         "success": true,
         "token": raw,
         "record": rec,
@@ -925,7 +933,7 @@ fn setup_script_url(s: AppState, p: Principal, c: ClientIp, h: HeaderMap, b: Set
     // The code travels in the command's environment, never in the URL, so it does not end
     // up in proxy or server logs.
     let with_env = format!("curl -sSL \"{url}\" | PULSE_SETUP_TOKEN={code} bash");
-    ok_json(json!({
+    secret_json(json!({
         "url": url,
         "command": with_env,
         "commandWithEnv": with_env,
