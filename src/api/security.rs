@@ -304,22 +304,39 @@ async fn login(s: AppState, _p: Principal, c: ClientIp, h: HeaderMap, b: LoginBo
             .record("login", &b.username, &ip, "/api/login", false, "locked out");
         return Ok(locked_response(until, now));
     }
-    if auth.verify_password(&b.username, &b.password).await {
+    let ok = auth.verify_password(&b.username, &b.password).await;
+    let secure = is_secure(c.tls, &h);
+    // The rest commits to redb (lockout, session, audit): off the async workers, so a storm
+    // of failed logins cannot stall other requests on fsync.
+    let s2 = s.clone();
+    match tokio::task::spawn_blocking(move || {
+        login_finish(&s2, ok, &b.username, &ip, b.remember_me, secure)
+    })
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => Err(ApiError::internal(format!("login failed: {e}"))),
+    }
+}
+
+fn login_finish(s: &AppState, ok: bool, user: &str, ip: &str, remember: bool, secure: bool) -> Res {
+    let auth = s.auth();
+    let keys = [lockout::user_key(user), lockout::ip_key(ip)];
+    if ok {
         auth.lockout.clear(&keys)?;
-        let new = auth.sessions.create(&b.username, &ip, b.remember_me)?;
-        auth.audit
-            .record("login", &b.username, &ip, "/api/login", true, "");
+        let new = auth.sessions.create(user, ip, remember)?;
+        auth.audit.record("login", user, ip, "/api/login", true, "");
         let mut resp =
             warp::reply::json(&json!({"success": true, "message": "Successfully logged in"}))
                 .into_response();
-        attach_session(&mut resp, &new, is_secure(c.tls, &h));
+        attach_session(&mut resp, &new, secure);
         return Ok(resp);
     }
     let outcome = auth.lockout.record_failure(&keys)?;
     auth.audit.record(
         "login",
-        &b.username,
-        &ip,
+        user,
+        ip,
         "/api/login",
         false,
         "invalid credentials",
@@ -339,14 +356,8 @@ async fn login(s: AppState, _p: Principal, c: ClientIp, h: HeaderMap, b: LoginBo
             }),
         ),
         Failure::NowLocked { until_ms } => {
-            auth.audit.record(
-                "lockout",
-                &b.username,
-                &ip,
-                "/api/login",
-                false,
-                "5 failed logins",
-            );
+            auth.audit
+                .record("lockout", user, ip, "/api/login", false, "5 failed logins");
             json_response(
                 StatusCode::UNAUTHORIZED,
                 json!({
