@@ -352,6 +352,17 @@ fn api_tokens_lifecycle_and_transport() {
     assert_eq!(ev["event"], "settings_changed");
     assert_eq!(ev["details"], "keys=logLevel");
     assert_eq!(s.get("/api/security/audit?limit=0", &[admin()]).status, 400);
+    // Public routes ignore a bad credential instead of failing.
+    assert_eq!(
+        s.get("/api/health", &[("X-API-Token", "stale")]).status,
+        200
+    );
+    let st = s
+        .get("/api/security/status", &[("X-API-Token", "stale")])
+        .json();
+    assert_eq!(st["apiTokenHint"], "");
+    let st = s.get("/api/security/status", &[admin()]).json();
+    assert_ne!(st["apiTokenHint"], "");
     // Basic auth with the real password works for scripts.
     let basic = format!("Basic {}", base64_encode(&format!("{USER}:{PASS}")));
     assert_eq!(
