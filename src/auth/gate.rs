@@ -410,6 +410,20 @@ fn authorize(
     Ok(())
 }
 
+/// True when there is no `Origin`, or its host[:port] equals `Host`.
+fn same_origin(h: &HeaderMap) -> bool {
+    let Some(origin) = h.get(header::ORIGIN) else {
+        return true;
+    };
+    let origin = origin.to_str().unwrap_or("");
+    let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
+    let host = h
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+}
+
 fn is_safe_method(m: &str) -> bool {
     matches!(m, "GET" | "HEAD" | "OPTIONS")
 }
@@ -444,6 +458,22 @@ fn csrf(
         }
         Some(fresh)
     };
+    if req.headers.contains_key(header::UPGRADE) && !same_origin(req.headers) {
+        // Cross-site WebSocket hijacking: a page elsewhere opening our socket with the
+        // user's cookie. Browsers always send Origin on WebSocket handshakes.
+        auth.audit.record(
+            "csrf_failure",
+            &p.user,
+            &client.ip.to_string(),
+            req.path,
+            false,
+            "cross-origin websocket",
+        );
+        return Err(json_response(
+            StatusCode::FORBIDDEN,
+            json!({"error": "Cross-origin WebSocket refused"}),
+        ));
+    }
     if is_safe_method(req.method) {
         if req.path.starts_with("/api/") && cookies(req.headers, CSRF_COOKIE).next().is_none() {
             issue(out);
@@ -484,4 +514,69 @@ fn csrf(
         resp.headers_mut().append(k, v);
     }
     Err(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (k, v) in pairs {
+            m.append(*k, HeaderValue::from_static(v));
+        }
+        m
+    }
+
+    #[test]
+    fn origin_check() {
+        assert!(same_origin(&h(&[("host", "pulse:7655")])));
+        assert!(same_origin(&h(&[
+            ("host", "pulse:7655"),
+            ("origin", "http://pulse:7655")
+        ])));
+        assert!(same_origin(&h(&[
+            ("host", "pulse:7655"),
+            ("origin", "https://PULSE:7655")
+        ])));
+        assert!(!same_origin(&h(&[
+            ("host", "pulse:7655"),
+            ("origin", "https://evil.example")
+        ])));
+        assert!(!same_origin(&h(&[
+            ("host", "pulse:7655"),
+            ("origin", "null")
+        ])));
+    }
+
+    #[test]
+    fn credential_parsing() {
+        assert_eq!(
+            presented_token(&h(&[("x-api-token", " abc ")])),
+            Some(Ok("abc".into()))
+        );
+        assert_eq!(
+            presented_token(&h(&[("authorization", "bearer xyz")])),
+            Some(Ok("xyz".into()))
+        );
+        assert_eq!(presented_token(&h(&[("authorization", "Basic abc")])), None);
+        assert!(query_has_token(Some("a=1&API_TOKEN=x")));
+        assert!(!query_has_token(Some("auth_token=abc&type=pve")));
+        let c = h(&[("cookie", "a=1; pulse_session=s1; pulse_session=\"s2\"")]);
+        assert_eq!(
+            cookies(&c, "pulse_session").collect::<Vec<_>>(),
+            ["s1", "s2"]
+        );
+        assert!(is_secure(false, &h(&[("x-forwarded-proto", "HTTPS")])));
+        assert!(is_secure(
+            false,
+            &h(&[("forwarded", "for=1.2.3.4;proto=https")])
+        ));
+        assert!(!is_secure(false, &h(&[])));
+        let line = set_cookie("pulse_session", "v", 60, true, true);
+        assert_eq!(
+            line,
+            "pulse_session=v; Path=/; Max-Age=60; SameSite=Lax; HttpOnly; Secure"
+        );
+    }
 }

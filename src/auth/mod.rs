@@ -413,6 +413,41 @@ impl Auth {
     }
 }
 
+/// The export/import rule (spec/security.md §9), for the config export endpoints: an
+/// authenticated admin when auth is configured; with no auth configured, only clients on
+/// private networks (or anyone with `ALLOW_UNPROTECTED_EXPORT=true`). `what` is "Export"
+/// or "Import". Errors are (status, message).
+pub fn export_allowed(
+    auth_configured: bool,
+    allow_unprotected: bool,
+    p: &Principal,
+    client: &ClientIp,
+    what: &str,
+) -> Result<(), (u16, String)> {
+    if matches!(p.method, Method::Proxy { admin: false }) {
+        return Err((403, "Admin privileges required for export/import".into()));
+    }
+    if auth_configured {
+        let ok = p.is_authenticated() && p.method != Method::Open;
+        return if ok {
+            Ok(())
+        } else {
+            Err((
+                401,
+                "Unauthorized - please log in or provide API token".into(),
+            ))
+        };
+    }
+    if is_private(client.ip) || allow_unprotected {
+        Ok(())
+    } else {
+        Err((
+            403,
+            format!("{what} requires authentication on public networks"),
+        ))
+    }
+}
+
 /// IPv4-mapped IPv6 addresses are the IPv4 address (one client, one rate-limit bucket).
 pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
@@ -430,5 +465,127 @@ pub fn is_private(ip: IpAddr) -> bool {
                 || (v6.segments()[0] & 0xfe00) == 0xfc00
                 || (v6.segments()[0] & 0xffc0) == 0xfe80
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(ip: &str) -> ClientIp {
+        ClientIp {
+            ip: ip.parse().unwrap(),
+            direct_loopback: false,
+            tls: false,
+        }
+    }
+
+    #[test]
+    fn private_ranges() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.1.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:192.168.1.1",
+        ] {
+            assert!(is_private(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["8.8.8.8", "172.32.0.1", "2001:db8::1", "::ffff:8.8.8.8"] {
+            assert!(!is_private(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn export_rule() {
+        let open = Principal {
+            user: String::new(),
+            method: Method::Open,
+        };
+        let anon = Principal::anonymous();
+        let viewer = Principal {
+            user: "v".into(),
+            method: Method::Proxy { admin: false },
+        };
+        let tok = Principal {
+            user: "t".into(),
+            method: Method::Token {
+                id: "x".into(),
+                scopes: vec!["*".into()],
+            },
+        };
+        assert!(export_allowed(false, false, &open, &client("192.168.1.5"), "Export").is_ok());
+        assert_eq!(
+            export_allowed(false, false, &open, &client("8.8.8.8"), "Import").unwrap_err(),
+            (
+                403,
+                "Import requires authentication on public networks".to_string()
+            )
+        );
+        assert!(export_allowed(false, true, &open, &client("8.8.8.8"), "Export").is_ok());
+        assert_eq!(
+            export_allowed(true, false, &anon, &client("10.0.0.1"), "Export")
+                .unwrap_err()
+                .0,
+            401
+        );
+        assert!(export_allowed(true, false, &tok, &client("8.8.8.8"), "Export").is_ok());
+        assert_eq!(
+            export_allowed(true, false, &viewer, &client("10.0.0.1"), "Export")
+                .unwrap_err()
+                .0,
+            403
+        );
+    }
+
+    #[test]
+    fn client_ip_trusts_only_configured_proxies() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let env: std::collections::HashMap<&str, &str> =
+            [("PULSE_TRUSTED_PROXY_CIDRS", "10.0.0.0/24")]
+                .into_iter()
+                .collect();
+        let settings = crate::settings::resolve(
+            &Default::default(),
+            &env,
+            dir.path().to_path_buf(),
+            &Default::default(),
+        )
+        .unwrap();
+        let auth = Auth::new(store, &settings, Arc::new(clock::ManualClock::new(0)), 4).unwrap();
+        let mut h = warp::http::HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            "6.6.6.6, 203.0.113.9, 10.0.0.7".parse().unwrap(),
+        );
+        let untrusted: IpAddr = "198.51.100.1".parse().unwrap();
+        assert_eq!(
+            auth.client_ip(untrusted, &h),
+            untrusted,
+            "untrusted peer: header ignored"
+        );
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        assert_eq!(
+            auth.client_ip(proxy, &h),
+            "203.0.113.9".parse::<IpAddr>().unwrap(),
+            "right-most untrusted hop, not the spoofable left-most"
+        );
+        let mut h = warp::http::HeaderMap::new();
+        h.insert("x-real-ip", "203.0.113.77".parse().unwrap());
+        assert_eq!(
+            auth.client_ip(proxy, &h),
+            "203.0.113.77".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(auth.client_ip(proxy, &warp::http::HeaderMap::new()), proxy);
+        // First run: a bootstrap token file exists and validates.
+        let t = std::fs::read_to_string(dir.path().join(BOOTSTRAP_FILE)).unwrap();
+        assert!(auth.bootstrap_valid(t.trim()));
+        assert!(!auth.bootstrap_valid("0000"));
+        assert!(!auth.bootstrap_valid(""));
     }
 }
