@@ -844,6 +844,14 @@ fn api_only_mode_and_proxy_auth() {
     );
     assert_eq!(s.get("/api/system/settings", &[admin()]).status, 200);
     assert_eq!(s.get("/", &[]).status, 200, "the UI page loads");
+    // The dashboard's reads pass without a token; changes do not.
+    assert_ne!(s.get("/api/state", &[]).status, 401);
+    assert_ne!(s.get("/api/alerts/active", &[]).status, 401);
+    assert_eq!(
+        s.req("PUT", "/api/alerts/config", &[], Some("{}")).status,
+        401
+    );
+    assert_eq!(s.get("/api/security/tokens", &[]).status, 401);
     assert_eq!(
         login(&s, "127.0.0.1", "admin", "whatever password").status,
         400

@@ -378,6 +378,11 @@ fn authorize(
         return Ok(());
     }
     if !p.is_authenticated() {
+        // API-only mode (tokens, no password): the dashboard stays readable without a
+        // token (API.md); admin reads and every change still need one.
+        if auth.api_only() && is_safe_method(req.method) && matches!(access, Access::User(_)) {
+            return Ok(());
+        }
         let mut resp = unauthorized("Authentication required");
         if auth.api_only() {
             resp.headers_mut().insert(
