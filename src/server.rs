@@ -253,8 +253,15 @@ pub fn handler(
                 || req.headers().contains_key(header::TRANSFER_ENCODING);
 
             let mut gate_headers = Vec::new();
+            let cors =
+                crate::auth::gate::cors_headers(&state.auth().env.allowed_origins, req.headers());
             let mut resp = if !path_is_safe(&path) {
                 ApiError::bad_request("Invalid path").into_response()
+            } else if cors.is_some() && method == warp::http::Method::OPTIONS {
+                // A CORS preflight from an allowed origin: answered before auth, as
+                // browsers send it without credentials.
+                warp::reply::with_status(warp::reply(), warp::http::StatusCode::NO_CONTENT)
+                    .into_response()
             } else if declared_len.is_some_and(|l| l > settings.max_body_bytes as u64) {
                 ApiError::payload_too_large(settings.max_body_bytes).into_response()
             } else {
@@ -290,7 +297,7 @@ pub fn handler(
             };
 
             let h = resp.headers_mut();
-            for (k, v) in gate_headers {
+            for (k, v) in gate_headers.into_iter().chain(cors.into_iter().flatten()) {
                 h.append(k, v);
             }
             // A refused request's body may be unread; hyper then drops the connection, so

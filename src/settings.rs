@@ -215,6 +215,8 @@ pub struct SecurityEnv {
     pub public_url: Option<String>,
     /// `PULSE_DOCKER=true`: only changes wording and the bootstrap-token hints.
     pub docker: bool,
+    /// `ALLOWED_ORIGINS`: origins allowed to call the API from a browser (CORS), or `*`.
+    pub allowed_origins: Vec<String>,
 }
 
 /// Parses a comma list of CIDRs or bare IPs (a bare IP is a /32 or /128).
@@ -356,6 +358,19 @@ fn resolve_security(env: &dyn Env, errs: &mut Vec<SettingError>) -> SecurityEnv 
             match parse_bool(name, &v) {
                 Ok(b) => *slot = b,
                 Err(e) => errs.push(e),
+            }
+        }
+    }
+    if let Some(v) = env.var("ALLOWED_ORIGINS") {
+        for o in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if o == "*" || valid_origin(o) {
+                sec.allowed_origins
+                    .push(o.trim_end_matches('/').to_string());
+            } else {
+                errs.push(bad(
+                    "ALLOWED_ORIGINS",
+                    format!("{o:?} is not an origin like https://host[:port] (or *)"),
+                ));
             }
         }
     }
@@ -698,6 +713,7 @@ mod tests {
                 ("PROXY_AUTH_SECRET", "short"),
                 ("PULSE_AUDIT_LOG", "maybe"),
                 ("PULSE_PUBLIC_URL", "ftp://x"),
+                ("ALLOWED_ORIGINS", "https://ok.example, bad origin"),
             ],
             ServeFlags::default(),
         )
@@ -709,6 +725,7 @@ mod tests {
             "PROXY_AUTH_SECRET",
             "PULSE_AUDIT_LOG",
             "PULSE_PUBLIC_URL",
+            "ALLOWED_ORIGINS",
         ] {
             assert!(names.contains(&want), "{want} missing from {names:?}");
         }

@@ -1015,3 +1015,36 @@ fn route_table_counts_are_reported() {
             .any(|r| matches!(r.access, Access::Owner(Some("*"))))
     );
 }
+
+#[test]
+fn cors_only_for_allowed_origins() {
+    let s = Server::start(&[
+        ("API_TOKEN", ADMIN_TOKEN),
+        ("ALLOWED_ORIGINS", "https://dash.example"),
+    ]);
+    let raw = s.raw("OPTIONS /api/system/settings HTTP/1.1\r\nHost: x\r\nOrigin: https://dash.example\r\nAccess-Control-Request-Method: GET\r\n\r\n");
+    assert!(raw.starts_with("HTTP/1.1 204"), "{raw}");
+    assert!(
+        raw.to_ascii_lowercase()
+            .contains("access-control-allow-origin: https://dash.example")
+    );
+    let r = s.get(
+        "/api/system/settings",
+        &[("Origin", "https://dash.example"), admin()],
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://dash.example")
+    );
+    assert!(r.header("access-control-allow-credentials").is_none());
+    let r = s.get(
+        "/api/system/settings",
+        &[("Origin", "https://evil.example"), admin()],
+    );
+    assert!(r.header("access-control-allow-origin").is_none());
+    let raw = s.raw(
+        "OPTIONS /api/system/settings HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\n\r\n",
+    );
+    assert!(raw.starts_with("HTTP/1.1 401"), "{raw}");
+}

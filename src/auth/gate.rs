@@ -415,6 +415,38 @@ fn authorize(
     Ok(())
 }
 
+/// CORS headers for a request whose `Origin` is in `ALLOWED_ORIGINS` (`None` otherwise).
+/// Credentials (cookies) are never allowed cross-origin: browsers elsewhere use tokens.
+pub fn cors_headers(allowed: &[String], h: &HeaderMap) -> Option<Vec<(HeaderName, HeaderValue)>> {
+    let origin = h.get(header::ORIGIN)?.to_str().ok()?;
+    let any = allowed.iter().any(|a| a == "*");
+    if !any && !allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
+        return None;
+    }
+    let allow = if any { "*" } else { origin };
+    Some(vec![
+        (
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_str(allow).ok()?,
+        ),
+        (
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, PUT, DELETE, OPTIONS"),
+        ),
+        (
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static(
+                "Content-Type, Authorization, X-API-Token, X-CSRF-Token, X-Setup-Token",
+            ),
+        ),
+        (
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("X-CSRF-Token, X-Authenticated-User, X-Auth-Method"),
+        ),
+        (header::VARY, HeaderValue::from_static("Origin")),
+    ])
+}
+
 /// True when there is no `Origin`, or its host[:port] equals `Host`.
 fn same_origin(h: &HeaderMap) -> bool {
     let Some(origin) = h.get(header::ORIGIN) else {
@@ -531,6 +563,18 @@ mod tests {
             m.append(*k, HeaderValue::from_static(v));
         }
         m
+    }
+
+    #[test]
+    fn cors() {
+        let allowed = vec!["https://dash.example".to_string()];
+        let req = h(&[("origin", "https://dash.example")]);
+        let got = cors_headers(&allowed, &req).unwrap();
+        assert_eq!(got[0].1, "https://dash.example");
+        assert!(cors_headers(&allowed, &h(&[("origin", "https://evil.example")])).is_none());
+        assert!(cors_headers(&allowed, &h(&[])).is_none());
+        assert!(cors_headers(&[], &req).is_none());
+        assert_eq!(cors_headers(&["*".into()], &req).unwrap()[0].1, "*");
     }
 
     #[test]
