@@ -6,7 +6,7 @@
 //!   cargo bench --profile dev --bench login_storm     (debug build; bcrypt is slower there,
 //!                                                       which only makes the storm longer)
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/sec_harness/mod.rs"]
 mod common;
 
 use std::sync::Arc;

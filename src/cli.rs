@@ -10,6 +10,11 @@ use clap::{Parser, Subcommand};
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Blocking poll threads (DESIGN.md: a small fixed pool).
+const POLLER_THREADS: usize = 4;
 
 #[derive(Parser, Debug)]
 #[command(name = "pulse", version = version::VERSION, about = "Monitors Proxmox VE, PBS, PMG and Docker hosts")]
@@ -197,7 +202,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let state = AppState::new(
+    let state = AppState::with_auth(
         store,
         auth,
         settings,
@@ -206,6 +211,36 @@ fn serve(args: ServeArgs) -> ExitCode {
         version,
         Some(log),
     );
+
+    // The monitor owns live state on its own thread; pollers run on their own pool.
+    let stop = Arc::new(AtomicBool::new(false));
+    let recorder = match state.attach_history() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("pulse: metric history: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut monitor = crate::monitor::Monitor::new(
+        state.inner.scheduler.clone(),
+        crate::poller::pool::Pool::new(POLLER_THREADS, "poller"),
+        Arc::new(crate::poller::clock::SystemClock),
+        state.inner.live.clone(),
+    );
+    monitor.on_publish(move |s| recorder.offer(s));
+    let monitor_thread = {
+        let stop = stop.clone();
+        std::thread::Builder::new()
+            .name("monitor".into())
+            .spawn(move || monitor.run(stop))
+    };
+    let monitor_thread = match monitor_thread {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("pulse: cannot start the monitor: {e}");
+            return ExitCode::from(1);
+        }
+    };
 
     let code = runtime.block_on(async move {
         let listener = match tokio::net::TcpListener::bind(listen).await {
@@ -231,6 +266,8 @@ fn serve(args: ServeArgs) -> ExitCode {
         tracing::info!("shut down cleanly");
         ExitCode::SUCCESS
     });
+    stop.store(true, Ordering::Relaxed);
+    let _ = monitor_thread.join();
     // Dropping the runtime and then the state closes redb and releases the lock.
     drop(runtime);
     code

@@ -227,7 +227,9 @@ fn security_headers(h: &mut HeaderMap, allow_embedding: bool, origins: &[String]
     );
 }
 
-type ResponseFuture = std::pin::Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+/// A boxed response future, as `run` handlers return.
+pub type ResponseFuture =
+    std::pin::Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
 /// Builds the request handler for `run`: outer middleware around the warp routes.
 pub fn handler(

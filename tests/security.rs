@@ -1,5 +1,6 @@
 //! Black-box security tests: the real binary, real HTTP.
 
+#[path = "sec_harness/mod.rs"]
 mod common;
 
 use common::{Server, cheap_hash};

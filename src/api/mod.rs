@@ -1,8 +1,10 @@
 //! The HTTP API: one file per area, shared state, and the route table.
 
 pub mod body;
+pub mod charts;
 pub mod error;
 pub mod security;
+pub mod live;
 pub mod system;
 
 use crate::logging::LogHandle;
@@ -25,8 +27,14 @@ pub struct Inner {
     pub started: Instant,
     pub store: Arc<Store>,
     pub auth: Arc<crate::auth::Auth>,
+    /// Metric history; attached at start-up (`attach_history`), absent in bare test setups.
+    pub history: std::sync::OnceLock<Arc<std::sync::Mutex<crate::history::History>>>,
     pub version: VersionInfo,
     pub log: Option<LogHandle>,
+    /// The current monitored state, serialized once per change.
+    pub live: Arc<crate::model::published::StateCell>,
+    /// Poll scheduling, shared with the monitor thread (scheduler-health view).
+    pub scheduler: Arc<std::sync::Mutex<crate::poller::scheduler::Scheduler>>,
     /// Re-resolved when persisted settings change; readers clone the Arc.
     settings: RwLock<Arc<Settings>>,
     flags: ServeFlags,
@@ -34,7 +42,29 @@ pub struct Inner {
 }
 
 impl AppState {
+    /// Builds the state with security loaded from `store` and the settings (system clock,
+    /// bcrypt cost 12). For in-process tests and tools; `pulse serve` uses `with_auth` so a
+    /// broken security setup is an error message, not a panic.
     pub fn new(
+        store: Store,
+        settings: Settings,
+        flags: ServeFlags,
+        env: Box<dyn Env + Send + Sync>,
+        version: VersionInfo,
+        log: Option<LogHandle>,
+    ) -> AppState {
+        let store = Arc::new(store);
+        let auth = crate::auth::Auth::new(
+            store.clone(),
+            &settings,
+            Arc::new(crate::auth::clock::SystemClock),
+            crate::auth::password::COST,
+        )
+        .unwrap_or_else(|e| panic!("security state could not be loaded: {e}"));
+        Self::with_auth(store, Arc::new(auth), settings, flags, env, version, log)
+    }
+
+    pub fn with_auth(
         store: Arc<Store>,
         auth: Arc<crate::auth::Auth>,
         settings: Settings,
@@ -48,8 +78,13 @@ impl AppState {
                 started: Instant::now(),
                 store,
                 auth,
+                history: std::sync::OnceLock::new(),
                 version,
                 log,
+                live: Arc::new(crate::model::published::StateCell::default()),
+                scheduler: Arc::new(std::sync::Mutex::new(
+                    crate::poller::scheduler::Scheduler::new(Default::default(), rand::random()),
+                )),
                 settings: RwLock::new(Arc::new(settings)),
                 flags,
                 env,
@@ -71,6 +106,18 @@ impl AppState {
 
     pub fn auth(&self) -> &crate::auth::Auth {
         &self.inner.auth
+    }
+
+    /// Opens metric history on the store and returns the recorder that feeds it.
+    pub fn attach_history(
+        &self,
+    ) -> Result<crate::history::feed::Recorder, crate::store::StoreError> {
+        let h =
+            crate::history::History::open(self.inner.store.clone(), crate::model::time::now_ms())?;
+        let h = Arc::new(std::sync::Mutex::new(h));
+        let _ = self.inner.history.set(h.clone());
+        crate::history::feed::Recorder::spawn(h)
+            .map_err(|e| crate::store::StoreError::Io(e.to_string()))
     }
 
     /// Validates, persists and applies new persisted settings. Nothing is written unless
@@ -118,8 +165,19 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         system::routes(state.clone())
             .or(security::routes(state.clone()))
             .unify()
+            .or(live::api_routes(state.clone()))
+            .unify()
+            .or(live::scheduler_health(state.clone()))
+            .unify()
+            .or(charts::routes(state.clone()))
+            .unify()
             .recover(error::recover)
             .unify(),
     );
-    api.or(crate::ui::routes()).unify().boxed()
+    live::ws_routes(state.clone())
+        .or(api)
+        .unify()
+        .or(crate::ui::routes())
+        .unify()
+        .boxed()
 }

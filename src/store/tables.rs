@@ -10,13 +10,18 @@ pub const SETTINGS: TableDefinition<&str, &str> = TableDefinition::new("settings
 /// Sealed secrets by name (`nonce ‖ ciphertext ‖ tag`); never stored in plain text.
 pub const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("secrets");
 
-/// API tokens by id: JSON records holding only the SHA3-256 of each token (v3).
+/// Metric history slots (see `history`): key = tier ‖ ring slot ‖ series group (u64),
+/// value = slot start (i64 LE) ‖ GROUP × (avg f32, max f32).
+pub const HISTORY_SLOTS: TableDefinition<u64, &[u8]> = TableDefinition::new("history_slots");
+/// Metric history series registry: name → index (u32 LE) ‖ born (i64 LE, ms).
+pub const HISTORY_SERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("history_series");
+/// API tokens by id: JSON records holding only the SHA3-256 of each token (v4).
 pub const API_TOKENS: TableDefinition<&str, &str> = TableDefinition::new("api_tokens");
-/// Browser sessions by SHA3-256 of the cookie value: JSON records (v3).
+/// Browser sessions by SHA3-256 of the cookie value: JSON records (v4).
 pub const SESSIONS: TableDefinition<&str, &str> = TableDefinition::new("sessions");
-/// Failed-login tracking by `user:<name>` / `ip:<addr>`: JSON records (v3).
+/// Failed-login tracking by `user:<name>` / `ip:<addr>`: JSON records (v4).
 pub const LOCKOUT: TableDefinition<&str, &str> = TableDefinition::new("lockout");
-/// Security audit events by sequence number: JSON records, bounded (v3).
+/// Security audit events by sequence number: JSON records, bounded (v4).
 pub const AUDIT: TableDefinition<u64, &str> = TableDefinition::new("audit");
 
 pub const META_SCHEMA_VERSION: &str = "schema_version";

@@ -1,0 +1,388 @@
+//! The monitor: the one owner of live state. It asks the scheduler what is due, runs those
+//! polls on the poller pool, takes back each instance's result (a `State` fragment holding
+//! only that instance's resources), merges the fragments into a new `State` and publishes it.
+//! Pollers never touch shared state; a failed poll keeps the instance's last good data and
+//! marks its connection unhealthy.
+
+use crate::model::State;
+use crate::model::published::StateCell;
+use crate::poller::clock::Clock;
+use crate::poller::pool::Pool;
+use crate::poller::scheduler::{Category, Key, Outcome, Scheduler};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Why a poll failed, in words a user can act on, and whether retrying soon makes sense.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollFailure {
+    pub message: String,
+    pub category: Category,
+}
+
+/// Polls one configured instance (blocking; runs on a pool thread).
+pub trait InstancePoller: Send + Sync {
+    /// `previous` is this instance's last good fragment (for counter rates, carry-overs).
+    fn poll(&self, previous: Option<&State>) -> Result<State, PollFailure>;
+}
+
+#[derive(Clone)]
+pub struct Instance {
+    pub key: Key,
+    pub display_name: String,
+    pub connection: String,
+    pub poller: Arc<dyn InstancePoller>,
+}
+
+type PollResult = (Key, Result<State, PollFailure>);
+
+pub struct Monitor {
+    scheduler: Arc<Mutex<Scheduler>>,
+    pool: Pool,
+    clock: Arc<dyn Clock>,
+    instances: BTreeMap<Key, Instance>,
+    fragments: BTreeMap<Key, Arc<State>>,
+    healthy: BTreeMap<Key, bool>,
+    tx: mpsc::Sender<PollResult>,
+    rx: mpsc::Receiver<PollResult>,
+    cell: Arc<StateCell>,
+    pub temperature_monitoring_enabled: bool,
+    /// Called with every published state (the history recorder); must not block.
+    on_publish: Option<Box<dyn Fn(Arc<State>) + Send>>,
+}
+
+impl Monitor {
+    /// `scheduler` and `cell` are shared with the API (health view, `/api/state`, `/ws`).
+    pub fn new(
+        scheduler: Arc<Mutex<Scheduler>>,
+        pool: Pool,
+        clock: Arc<dyn Clock>,
+        cell: Arc<StateCell>,
+    ) -> Monitor {
+        let (tx, rx) = mpsc::channel();
+        Monitor {
+            scheduler,
+            pool,
+            clock,
+            instances: BTreeMap::new(),
+            fragments: BTreeMap::new(),
+            healthy: BTreeMap::new(),
+            tx,
+            rx,
+            cell,
+            temperature_monitoring_enabled: true,
+            on_publish: None,
+        }
+    }
+
+    pub fn on_publish(&mut self, f: impl Fn(Arc<State>) + Send + 'static) {
+        self.on_publish = Some(Box::new(f));
+    }
+
+    /// The scheduler, shared with the API's scheduler-health view.
+    pub fn scheduler(&self) -> Arc<Mutex<Scheduler>> {
+        self.scheduler.clone()
+    }
+
+    fn sched(&self) -> std::sync::MutexGuard<'_, Scheduler> {
+        self.scheduler.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Replaces the set of monitored instances. Removed ones disappear from state at once.
+    pub fn set_instances(&mut self, list: Vec<Instance>) {
+        let now = self.clock.now_ms();
+        let keep: BTreeMap<Key, Instance> = list.into_iter().map(|i| (i.key.clone(), i)).collect();
+        let removed: Vec<Key> = self
+            .instances
+            .keys()
+            .filter(|k| !keep.contains_key(*k))
+            .cloned()
+            .collect();
+        {
+            let mut s = self.sched();
+            for k in &removed {
+                s.remove(k);
+            }
+            for i in keep.values() {
+                s.upsert(i.key.clone(), &i.display_name, &i.connection, now);
+            }
+        }
+        for k in &removed {
+            self.fragments.remove(k);
+            self.healthy.remove(k);
+        }
+        self.instances = keep;
+        if !removed.is_empty() {
+            self.publish();
+        }
+    }
+
+    /// Starts every due poll on the pool. Returns how many started.
+    pub fn dispatch(&mut self) -> usize {
+        let now = self.clock.now_ms();
+        let due = self.sched().take_due(now);
+        let mut started = 0;
+        for key in due {
+            let Some(inst) = self.instances.get(&key) else {
+                continue;
+            };
+            let poller = inst.poller.clone();
+            let previous = self.fragments.get(&key).cloned();
+            let tx = self.tx.clone();
+            let k = key.clone();
+            let job = move || {
+                let result = poller.poll(previous.as_deref());
+                let _ = tx.send((k, result));
+            };
+            if self.pool.submit(job).is_ok() {
+                started += 1;
+            }
+        }
+        started
+    }
+
+    /// Applies finished polls, waiting up to `wait` for the first one. Publishes a new state
+    /// when anything finished. Returns how many were applied.
+    pub fn collect(&mut self, wait: Duration) -> usize {
+        let mut results = Vec::new();
+        if let Ok(r) = self.rx.recv_timeout(wait) {
+            results.push(r);
+            results.extend(self.rx.try_iter());
+        }
+        if results.is_empty() {
+            return 0;
+        }
+        let now = self.clock.now_ms();
+        let n = results.len();
+        for (key, result) in results {
+            if !self.instances.contains_key(&key) {
+                continue; // removed while its poll ran
+            }
+            let outcome = match result {
+                Ok(fragment) => {
+                    self.fragments.insert(key.clone(), Arc::new(fragment));
+                    self.healthy.insert(key.clone(), true);
+                    Outcome::Success
+                }
+                Err(f) => {
+                    tracing::warn!(instance = %key, error = %f.message, "poll failed");
+                    self.healthy.insert(key.clone(), false);
+                    Outcome::Failure {
+                        message: f.message,
+                        category: f.category,
+                    }
+                }
+            };
+            self.sched().complete(&key, outcome, now);
+        }
+        self.publish();
+        n
+    }
+
+    /// How long the owner may sleep before something is due (bounded so that instance
+    /// changes and shutdown are noticed quickly).
+    pub fn idle_for(&self) -> Duration {
+        let now = self.clock.now_ms();
+        let next = self.sched().next_wake().unwrap_or(now + 250);
+        Duration::from_millis((next - now).clamp(0, 250) as u64)
+    }
+
+    fn publish(&self) {
+        let mut state = State {
+            temperature_monitoring_enabled: self.temperature_monitoring_enabled,
+            last_update: self.clock.now_ms(),
+            ..Default::default()
+        };
+        for (key, fragment) in &self.fragments {
+            let healthy = self.healthy.get(key).copied().unwrap_or(false);
+            merge(&mut state, fragment, healthy);
+        }
+        for (key, ok) in &self.healthy {
+            let name = match key.kind {
+                crate::poller::scheduler::Kind::Pve => key.name.clone(),
+                other => format!("{}-{}", other.as_str(), key.name),
+            };
+            state.connection_health.insert(name, *ok);
+        }
+        let published = self.cell.publish(state);
+        if let Some(f) = &self.on_publish {
+            f(published.state.clone());
+        }
+    }
+
+    /// Runs until `stop` is set: dispatch, wait for results or the next due time, repeat.
+    pub fn run(mut self, stop: Arc<AtomicBool>) {
+        while !stop.load(Ordering::Relaxed) {
+            self.dispatch();
+            let wait = self.idle_for();
+            self.collect(wait);
+        }
+    }
+}
+
+/// Appends one instance's fragment; an unhealthy instance keeps its last data, with its
+/// nodes marked as not reachable.
+fn merge(into: &mut State, f: &State, healthy: bool) {
+    into.nodes.extend(f.nodes.iter().cloned().map(|mut n| {
+        if !healthy {
+            n.connection_health = "error".into();
+        }
+        n
+    }));
+    into.vms.extend_from_slice(&f.vms);
+    into.containers.extend_from_slice(&f.containers);
+    into.storage.extend_from_slice(&f.storage);
+    into.ceph_clusters.extend_from_slice(&f.ceph_clusters);
+    into.physical_disks.extend_from_slice(&f.physical_disks);
+    into.pbs.extend(f.pbs.iter().cloned().map(|mut p| {
+        if !healthy {
+            p.connection_health = "error".into();
+        }
+        p
+    }));
+    into.pmg.extend(f.pmg.iter().cloned().map(|mut p| {
+        if !healthy {
+            p.connection_health = "unhealthy".into();
+        }
+        p
+    }));
+    into.pve_backups
+        .backup_tasks
+        .extend_from_slice(&f.pve_backups.backup_tasks);
+    into.pve_backups
+        .storage_backups
+        .extend_from_slice(&f.pve_backups.storage_backups);
+    into.pve_backups
+        .guest_snapshots
+        .extend_from_slice(&f.pve_backups.guest_snapshots);
+    into.pbs_backups.extend_from_slice(&f.pbs_backups);
+    into.pmg_backups.extend_from_slice(&f.pmg_backups);
+    into.replication_jobs.extend_from_slice(&f.replication_jobs);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Node;
+    use crate::poller::clock::ManualClock;
+    use crate::poller::scheduler::{Kind, SchedulerConfig};
+    use std::sync::atomic::AtomicU32;
+
+    struct Fake {
+        name: String,
+        failing: AtomicBool,
+        calls: AtomicU32,
+    }
+
+    impl InstancePoller for Fake {
+        fn poll(&self, _previous: Option<&State>) -> Result<State, PollFailure> {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            if self.failing.load(Ordering::SeqCst) {
+                return Err(PollFailure {
+                    message: "connection refused".into(),
+                    category: Category::Transient,
+                });
+            }
+            Ok(State {
+                nodes: vec![Node {
+                    id: format!("{}-n1", self.name),
+                    instance: self.name.clone(),
+                    connection_health: "healthy".into(),
+                    uptime: n as u64,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+        }
+    }
+
+    fn fake(name: &str) -> Arc<Fake> {
+        Arc::new(Fake {
+            name: name.into(),
+            failing: AtomicBool::new(false),
+            calls: AtomicU32::new(0),
+        })
+    }
+
+    fn instance(kind: Kind, f: &Arc<Fake>) -> Instance {
+        Instance {
+            key: Key::new(kind, f.name.clone()),
+            display_name: f.name.clone(),
+            connection: format!("https://{}:8006", f.name),
+            poller: f.clone(),
+        }
+    }
+
+    fn cycle(m: &mut Monitor) {
+        let started = m.dispatch();
+        let mut got = 0;
+        while got < started {
+            got += m.collect(Duration::from_secs(5));
+        }
+    }
+
+    #[test]
+    fn polls_merge_publish_and_failures_keep_last_data() {
+        let clock = ManualClock::at(1_000_000);
+        let cell = Arc::new(StateCell::default());
+        let sched = Arc::new(Mutex::new(Scheduler::new(SchedulerConfig::default(), 1)));
+        let mut m = Monitor::new(
+            sched,
+            Pool::new(2, "t"),
+            Arc::new(clock.clone()),
+            cell.clone(),
+        );
+        let a = fake("a");
+        let b = fake("b");
+        m.set_instances(vec![instance(Kind::Pve, &a), instance(Kind::Pbs, &b)]);
+        cycle(&mut m);
+        let s = cell.current();
+        assert_eq!(s.state.nodes.len(), 2);
+        assert_eq!(s.state.connection_health.get("a"), Some(&true));
+        assert_eq!(s.state.connection_health.get("pbs-b"), Some(&true));
+        // Not due yet: nothing is polled.
+        clock.advance(5_000);
+        assert_eq!(m.dispatch(), 0);
+        // `a` starts failing: its last data stays, marked unhealthy.
+        a.failing.store(true, Ordering::SeqCst);
+        clock.advance(5_000);
+        cycle(&mut m);
+        let s = cell.current();
+        assert_eq!(s.state.connection_health.get("a"), Some(&false));
+        let node_a = s.state.nodes.iter().find(|n| n.instance == "a").unwrap();
+        assert_eq!(node_a.connection_health, "error");
+        assert_eq!(node_a.uptime, 1, "last good data kept");
+        // Breaker opens after 3 failures; recovery closes it.
+        for _ in 0..3 {
+            clock.set(m.sched().next_wake().unwrap());
+            cycle(&mut m);
+        }
+        let k = Key::new(Kind::Pve, "a");
+        assert_eq!(
+            m.sched().breaker_state(&k),
+            Some(crate::poller::breaker::BreakerState::Open)
+        );
+        a.failing.store(false, Ordering::SeqCst);
+        // Step time to each next due poll (b's included) until a has been retried.
+        let calls = a.calls.load(Ordering::SeqCst);
+        for _ in 0..5 {
+            if a.calls.load(Ordering::SeqCst) > calls {
+                break;
+            }
+            clock.set(m.sched().next_wake().unwrap());
+            cycle(&mut m);
+        }
+        assert_eq!(cell.current().state.connection_health.get("a"), Some(&true));
+        assert_eq!(
+            m.sched().breaker_state(&k),
+            Some(crate::poller::breaker::BreakerState::Closed)
+        );
+        // Removing an instance removes its data at once.
+        m.set_instances(vec![instance(Kind::Pve, &a)]);
+        let s = cell.current();
+        assert!(s.state.nodes.iter().all(|n| n.instance == "a"));
+        assert!(!s.state.connection_health.contains_key("pbs-b"));
+    }
+}
