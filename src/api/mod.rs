@@ -3,8 +3,8 @@
 pub mod body;
 pub mod charts;
 pub mod error;
-pub mod security;
 pub mod live;
+pub mod security;
 pub mod system;
 
 use crate::logging::LogHandle;

@@ -4,8 +4,8 @@
 //! hand an attacker fresh attempts.
 
 use super::clock::Clock;
+use super::json_table;
 use crate::store::{Store, StoreError, tables::LOCKOUT};
-use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -46,17 +46,10 @@ pub fn ip_key(ip: &str) -> String {
 
 impl Lockout {
     pub fn load(store: Arc<Store>, clock: Arc<dyn Clock>) -> Result<Lockout, StoreError> {
-        let mut map = HashMap::new();
-        {
-            let rx = store.database().begin_read().map_err(StoreError::db)?;
-            let t = rx.open_table(LOCKOUT).map_err(StoreError::db)?;
-            for row in t.iter().map_err(StoreError::db)? {
-                let (k, v) = row.map_err(StoreError::db)?;
-                if let Ok(r) = serde_json::from_str::<Record>(v.value()) {
-                    map.insert(k.value().to_string(), r);
-                }
-            }
-        }
+        let map = json_table::load::<Record>(&store, LOCKOUT)?
+            .into_iter()
+            .filter_map(|(k, r)| r.ok().map(|r| (k, r)))
+            .collect();
         Ok(Lockout {
             store,
             clock,
@@ -65,27 +58,7 @@ impl Lockout {
     }
 
     fn save(&self, changes: &[(String, Option<Record>)]) -> Result<(), StoreError> {
-        let tx = self
-            .store
-            .database()
-            .begin_write()
-            .map_err(StoreError::db)?;
-        {
-            let mut t = tx.open_table(LOCKOUT).map_err(StoreError::db)?;
-            for (k, r) in changes {
-                match r {
-                    Some(r) => {
-                        let json = serde_json::to_string(r).unwrap_or_default();
-                        t.insert(k.as_str(), json.as_str())
-                            .map_err(StoreError::db)?;
-                    }
-                    None => {
-                        t.remove(k.as_str()).map_err(StoreError::db)?;
-                    }
-                }
-            }
-        }
-        tx.commit().map_err(StoreError::db)
+        json_table::write(&self.store, LOCKOUT, changes, false)
     }
 
     /// The latest lock end (ms) among `keys`, if any is locked now.

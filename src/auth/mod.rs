@@ -7,6 +7,7 @@ pub mod access;
 pub mod audit;
 pub mod clock;
 pub mod gate;
+pub mod json_table;
 pub mod lockout;
 pub mod password;
 pub mod ratelimit;

@@ -3,10 +3,10 @@
 //! with a CSRF token bound to each session.
 
 use super::clock::Clock;
+use super::json_table;
 use crate::crypto::{ct_eq, random_hex, sha3_hex};
 use crate::store::{Store, StoreError, tables::SESSIONS};
 use base64::Engine;
-use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -53,17 +53,13 @@ impl SessionStore {
         let now = clock.now_ms();
         let mut map = HashMap::new();
         let mut expired = Vec::new();
-        {
-            let rx = store.database().begin_read().map_err(StoreError::db)?;
-            let t = rx.open_table(SESSIONS).map_err(StoreError::db)?;
-            for row in t.iter().map_err(StoreError::db)? {
-                let (k, v) = row.map_err(StoreError::db)?;
-                match serde_json::from_str::<Session>(v.value()) {
-                    Ok(s) if s.expires_ms > now => {
-                        map.insert(k.value().to_string(), s);
-                    }
-                    _ => expired.push(k.value().to_string()),
+        for (k, s) in json_table::load::<Session>(&store, SESSIONS)? {
+            match s {
+                Ok(s) if s.expires_ms > now => {
+                    map.insert(k, s);
                 }
+                // Expired or unreadable: a session nobody can use any more.
+                _ => expired.push(k),
             }
         }
         let s = SessionStore {
@@ -76,38 +72,13 @@ impl SessionStore {
     }
 
     fn remove_keys(&self, keys: &[String]) -> Result<(), StoreError> {
-        if keys.is_empty() {
-            return Ok(());
-        }
-        let tx = self
-            .store
-            .database()
-            .begin_write()
-            .map_err(StoreError::db)?;
-        {
-            let mut t = tx.open_table(SESSIONS).map_err(StoreError::db)?;
-            for k in keys {
-                t.remove(k.as_str()).map_err(StoreError::db)?;
-            }
-        }
-        tx.commit().map_err(StoreError::db)
+        let changes: Vec<(String, Option<Session>)> =
+            keys.iter().map(|k| (k.clone(), None)).collect();
+        json_table::write(&self.store, SESSIONS, &changes, false)
     }
 
     fn put(&self, key: &str, s: &Session) -> Result<(), StoreError> {
-        let json = serde_json::to_string(s).map_err(|e| StoreError::BadValue {
-            key: "session".into(),
-            reason: e.to_string(),
-        })?;
-        let tx = self
-            .store
-            .database()
-            .begin_write()
-            .map_err(StoreError::db)?;
-        tx.open_table(SESSIONS)
-            .map_err(StoreError::db)?
-            .insert(key, json.as_str())
-            .map_err(StoreError::db)?;
-        tx.commit().map_err(StoreError::db)
+        json_table::write(&self.store, SESSIONS, &[(key.to_string(), Some(s))], false)
     }
 
     /// Creates and persists a session for `user`.

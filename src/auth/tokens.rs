@@ -3,9 +3,9 @@
 //! revokes them.
 
 use super::clock::{Clock, rfc3339};
+use super::json_table;
 use crate::crypto::{ct_eq, random_hex, sha3_hex};
 use crate::store::{Store, StoreError, tables::API_TOKENS};
-use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, RwLock};
 
@@ -128,16 +128,7 @@ pub struct Minted {
 
 /// Writes one stored token record (also used for the throttled `lastUsedAt`).
 pub fn persist_record(store: &Store, rec: &TokenRecord) -> Result<(), StoreError> {
-    let json = serde_json::to_string(rec).map_err(|e| StoreError::BadValue {
-        key: rec.id.clone(),
-        reason: e.to_string(),
-    })?;
-    let tx = store.database().begin_write().map_err(StoreError::db)?;
-    tx.open_table(API_TOKENS)
-        .map_err(StoreError::db)?
-        .insert(rec.id.as_str(), json.as_str())
-        .map_err(StoreError::db)?;
-    tx.commit().map_err(StoreError::db)
+    json_table::write(store, API_TOKENS, &[(rec.id.clone(), Some(rec))], false)
 }
 
 fn head(s: &str, n: usize) -> String {
@@ -160,23 +151,16 @@ impl TokenStore {
         env_tokens: &[crate::settings::Secret],
     ) -> Result<TokenStore, StoreError> {
         let mut entries = Vec::new();
-        {
-            let rx = store.database().begin_read().map_err(StoreError::db)?;
-            let t = rx.open_table(API_TOKENS).map_err(StoreError::db)?;
-            for row in t.iter().map_err(StoreError::db)? {
-                let (k, v) = row.map_err(StoreError::db)?;
-                match serde_json::from_str::<TokenRecord>(v.value()) {
-                    Ok(rec) => entries.push(Entry {
-                        rec,
-                        alt_hash: None,
-                        persisted_used_ms: 0,
-                        used_ms: 0,
-                    }),
-                    // One bad row must not lock everyone out; it is skipped and named.
-                    Err(e) => {
-                        tracing::error!(id = k.value(), error = %e, "unreadable API token record skipped")
-                    }
-                }
+        for (id, rec) in json_table::load::<TokenRecord>(&store, API_TOKENS)? {
+            match rec {
+                Ok(rec) => entries.push(Entry {
+                    rec,
+                    alt_hash: None,
+                    persisted_used_ms: 0,
+                    used_ms: 0,
+                }),
+                // One bad row must not lock everyone out; it is skipped and named.
+                Err(e) => tracing::error!(id, error = %e, "unreadable API token record skipped"),
             }
         }
         let now = clock.now_ms();
@@ -309,22 +293,12 @@ impl TokenStore {
     /// the legacy regenerate). Env tokens stay: only the environment can remove them.
     pub fn replace_all(&self, name: &str, raw: &str) -> Result<TokenRecord, StoreError> {
         let record = self.mint_record(name, vec![WILDCARD.into()], raw);
-        let json = serde_json::to_string(&record).map_err(|e| StoreError::BadValue {
-            key: record.id.clone(),
-            reason: e.to_string(),
-        })?;
-        let tx = self
-            .store
-            .database()
-            .begin_write()
-            .map_err(StoreError::db)?;
-        {
-            let mut t = tx.open_table(API_TOKENS).map_err(StoreError::db)?;
-            t.retain(|_, _| false).map_err(StoreError::db)?;
-            t.insert(record.id.as_str(), json.as_str())
-                .map_err(StoreError::db)?;
-        }
-        tx.commit().map_err(StoreError::db)?;
+        json_table::write(
+            &self.store,
+            API_TOKENS,
+            &[(record.id.clone(), Some(&record))],
+            true,
+        )?;
         self.write().retain(|e| e.rec.source == "env");
         self.insert_sorted(record.clone());
         Ok(record.public())
@@ -341,16 +315,12 @@ impl TokenStore {
         else {
             return Ok(None);
         };
-        let tx = self
-            .store
-            .database()
-            .begin_write()
-            .map_err(StoreError::db)?;
-        tx.open_table(API_TOKENS)
-            .map_err(StoreError::db)?
-            .remove(id)
-            .map_err(StoreError::db)?;
-        tx.commit().map_err(StoreError::db)?;
+        json_table::write::<TokenRecord>(
+            &self.store,
+            API_TOKENS,
+            &[(id.to_string(), None)],
+            false,
+        )?;
         self.write().retain(|e| e.rec.id != id);
         Ok(Some(rec))
     }
