@@ -34,6 +34,12 @@ enum Command {
     /// Run the Proxmox simulator (PVE clusters, PBS, PMG over HTTPS); prints one JSON document
     /// describing the instances once every listener is up. See docs/simulator.md.
     Simulate(SimulateArgs),
+    /// Print the first-run bootstrap token (needed by quick setup until auth is configured).
+    BootstrapToken {
+        /// Data directory (default $PULSE_DATA_DIR, else /etc/pulse when writable, else ./data).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -100,6 +106,7 @@ pub fn main() -> ExitCode {
         }
         Command::HashPassword => hash_password(),
         Command::Simulate(args) => simulate(args),
+        Command::BootstrapToken { data_dir } => bootstrap_token(data_dir),
     }
 }
 
@@ -210,6 +217,27 @@ fn hash_password() -> ExitCode {
     }
 }
 
+fn bootstrap_token(data_dir: Option<PathBuf>) -> ExitCode {
+    let flags = ServeFlags {
+        data_dir,
+        ..Default::default()
+    };
+    let path = settings::data_dir(&flags, &ProcessEnv).join(crate::auth::BOOTSTRAP_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(t) => {
+            println!("{}", t.trim());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "pulse: {}: {e} (the token exists only while no authentication is configured)",
+                path.display()
+            );
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn config_errors(errs: &[settings::SettingError]) -> ExitCode {
     for e in errs {
         eprintln!("{e}");
@@ -235,7 +263,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     let log = crate::logging::init(early.log_level, early.log_format);
 
     let store = match Store::open(&data_dir) {
-        Ok(s) => s,
+        Ok(s) => std::sync::Arc::new(s),
         Err(e) => {
             eprintln!("pulse: {e}");
             return ExitCode::from(1);
@@ -281,8 +309,22 @@ fn serve(args: ServeArgs) -> ExitCode {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let data = settings.data_dir.display().to_string();
     let version = VersionInfo::from_facts(&HostFacts::gather());
-    let state = AppState::new(
+    // Hashes a plain-text PULSE_AUTH_PASS here, before the runtime serves anything.
+    let auth = match crate::auth::Auth::new(
+        store.clone(),
+        &settings,
+        std::sync::Arc::new(crate::auth::clock::SystemClock),
+        crate::auth::password::COST,
+    ) {
+        Ok(a) => std::sync::Arc::new(a),
+        Err(e) => {
+            eprintln!("pulse: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let state = AppState::with_auth(
         store,
+        auth,
         settings,
         flags,
         Box::new(ProcessEnv),
@@ -330,6 +372,16 @@ fn serve(args: ServeArgs) -> ExitCode {
         };
         let bound = listener.local_addr().unwrap_or(listen);
         tracing::info!(address = %bound, %scheme, data_dir = %data, version = version::VERSION, "pulse listening");
+        // Expired sessions leave memory and the database every five minutes.
+        let pruner = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
+            loop {
+                tick.tick().await;
+                let s = pruner.clone();
+                let _ = tokio::task::spawn_blocking(move || s.auth().sessions.prune()).await;
+            }
+        });
         crate::server::run(listener, tls, crate::server::handler(state.clone()), shutdown_signal()).await;
         tracing::info!("shut down cleanly");
         ExitCode::SUCCESS

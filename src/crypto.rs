@@ -113,9 +113,41 @@ pub fn create_key(dir: &Path) -> Result<[u8; 32], CryptoError> {
     Ok(key)
 }
 
+/// SHA3-256 of `data`, lower-case hex: how API tokens, sessions and setup codes are stored.
+pub fn sha3_hex(data: &[u8]) -> String {
+    use sha3::{Digest, Sha3_256};
+    hex::encode(Sha3_256::digest(data))
+}
+
+/// Constant-time equality, so comparing a guess with a secret leaks no prefix length.
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+/// `N` random bytes as lower-case hex (2N chars).
+pub fn random_hex<const N: usize>() -> String {
+    hex::encode(rand::random::<[u8; N]>())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sha3_and_ct_eq() {
+        // Known answer: SHA3-256("abc").
+        assert_eq!(
+            sha3_hex(b"abc"),
+            "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532"
+        );
+        assert!(ct_eq(b"abc", b"abc"));
+        assert!(!ct_eq(b"abc", b"abd"));
+        assert!(!ct_eq(b"abc", b"abcd"));
+        let a = random_hex::<16>();
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, random_hex::<16>());
+    }
 
     #[test]
     fn seal_open_roundtrip_and_fresh_nonce() {

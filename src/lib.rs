@@ -1,6 +1,7 @@
 //! Pulse for Rust: monitors Proxmox VE, PBS, PMG and Docker hosts from one binary.
 
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod crypto;
 pub mod history;

@@ -148,6 +148,10 @@ pub async fn run<H, Fut>(
     }
 }
 
+fn status_is_error(s: warp::http::StatusCode) -> bool {
+    s.is_client_error() || s.is_server_error()
+}
+
 /// A sane incoming request id is echoed; anything else is replaced, so ids are safe to log.
 pub fn request_id(headers: &HeaderMap) -> String {
     headers
@@ -247,20 +251,63 @@ pub fn handler(
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok());
             let is_ws = req.headers().contains_key(header::UPGRADE);
+            let has_body = declared_len.is_some_and(|l| l > 0)
+                || req.headers().contains_key(header::TRANSFER_ENCODING);
 
+            let mut gate_headers = Vec::new();
+            let cors =
+                crate::auth::gate::cors_headers(&state.auth().env.allowed_origins, req.headers());
             let mut resp = if !path_is_safe(&path) {
                 ApiError::bad_request("Invalid path").into_response()
+            } else if cors.is_some() && method == warp::http::Method::OPTIONS {
+                // A CORS preflight from an allowed origin: answered before auth, as
+                // browsers send it without credentials.
+                warp::reply::with_status(warp::reply(), warp::http::StatusCode::NO_CONTENT)
+                    .into_response()
             } else if declared_len.is_some_and(|l| l > settings.max_body_bytes as u64) {
                 ApiError::payload_too_large(settings.max_body_bytes).into_response()
             } else {
-                req.extensions_mut().insert(ClientAddr(peer));
-                req.extensions_mut().insert(RequestId(rid.clone()));
-                match svc.call(req).await {
-                    Ok(r) => r,
-                    Err(never) => match never {},
+                // The security gate: rate limit, authenticate, authorise against the route
+                // table, CSRF. Nothing reaches a route handler without passing it.
+                let query = req.uri().query().map(str::to_string);
+                let gate = crate::auth::gate::check(
+                    state.auth(),
+                    &crate::auth::gate::Req {
+                        method: method.as_str(),
+                        path: &path,
+                        query: query.as_deref(),
+                        headers: req.headers(),
+                        peer,
+                        tls: settings.tls.is_some(),
+                    },
+                )
+                .await;
+                gate_headers = gate.headers;
+                match gate.outcome {
+                    Err(refusal) => refusal,
+                    Ok((principal, client)) => {
+                        req.extensions_mut().insert(ClientAddr(peer));
+                        req.extensions_mut().insert(RequestId(rid.clone()));
+                        req.extensions_mut().insert(principal);
+                        req.extensions_mut().insert(client);
+                        match svc.call(req).await {
+                            Ok(r) => r,
+                            Err(never) => match never {},
+                        }
+                    }
                 }
             };
 
+            let h = resp.headers_mut();
+            for (k, v) in gate_headers.into_iter().chain(cors.into_iter().flatten()) {
+                h.append(k, v);
+            }
+            // A refused request's body may be unread; hyper then drops the connection, so
+            // say so rather than let a client reuse it and fail its next request.
+            if (status_is_error(resp.status())) && has_body {
+                resp.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
             let h = resp.headers_mut();
             if let Ok(v) = HeaderValue::from_str(&rid) {
                 h.insert("x-request-id", v);

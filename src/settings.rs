@@ -174,6 +174,215 @@ pub struct Settings {
     pub allowed_embed_origins: Vec<String>,
     /// Names of persisted keys that the environment currently overrides.
     pub env_overrides: Vec<&'static str>,
+    pub security: SecurityEnv,
+}
+
+/// A secret from the environment: compared and used, never printed (`Debug` is redacted,
+/// so a logged `Settings` cannot leak it).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Reverse-proxy authentication (`PROXY_AUTH_*`): the proxy proves itself with a shared
+/// secret header and names the user (and roles) in headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyAuthEnv {
+    pub secret: Secret,
+    pub user_header: Option<String>,
+    pub role_header: Option<String>,
+    pub role_separator: String,
+    pub admin_role: String,
+    pub logout_url: Option<String>,
+}
+
+/// Security settings, all from the environment (spec/security.md §2, §4.2, §7.2, §12).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SecurityEnv {
+    pub auth_user: Option<String>,
+    /// Plain text or a bcrypt hash (`$2a$`/`$2b$`/`$2y$`, 60 chars).
+    pub auth_pass: Option<Secret>,
+    /// `API_TOKENS` (comma list) then `API_TOKEN`, de-duplicated.
+    pub api_tokens: Vec<Secret>,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub proxy_auth: Option<ProxyAuthEnv>,
+    pub audit_log: bool,
+    pub allow_unprotected_export: bool,
+    pub public_url: Option<String>,
+    /// `PULSE_DOCKER=true`: only changes wording and the bootstrap-token hints.
+    pub docker: bool,
+    /// `ALLOWED_ORIGINS`: origins allowed to call the API from a browser (CORS), or `*`.
+    pub allowed_origins: Vec<String>,
+}
+
+/// Parses a comma list of CIDRs or bare IPs (a bare IP is a /32 or /128).
+pub fn parse_cidrs(v: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    let mut out = Vec::new();
+    for part in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if let Ok(net) = part.parse::<ipnet::IpNet>() {
+            out.push(net.trunc());
+        } else if let Ok(ip) = part.trim_matches(['[', ']']).parse::<IpAddr>() {
+            out.push(ipnet::IpNet::from(ip));
+        } else {
+            return Err(format!("{part:?} is not a CIDR (10.0.0.0/8) or IP address"));
+        }
+    }
+    Ok(out)
+}
+
+fn http_url_ok(v: &str) -> bool {
+    let rest = v
+        .strip_prefix("https://")
+        .or_else(|| v.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        !r.is_empty()
+            && !r.starts_with('/')
+            && !r
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace() || c == '"' || c == '\'')
+    })
+}
+
+fn resolve_security(env: &dyn Env, errs: &mut Vec<SettingError>) -> SecurityEnv {
+    let mut sec = SecurityEnv {
+        auth_user: env.var("PULSE_AUTH_USER").map(|u| u.trim().to_string()),
+        ..Default::default()
+    };
+    if let Some(p) = env.var("PULSE_AUTH_PASS") {
+        // A value that starts like a bcrypt hash but has the wrong length is almost always
+        // a hash whose `$` parts the shell expanded away: refuse it rather than treat it as
+        // a plain-text password nobody can type.
+        if p.starts_with("$2") && !crate::auth::password::is_bcrypt_hash(&p) {
+            errs.push(bad(
+                "PULSE_AUTH_PASS",
+                "looks like a damaged bcrypt hash (60 chars expected); quote it in single quotes so the shell keeps the $ signs",
+            ));
+        } else {
+            sec.auth_pass = Some(Secret(p));
+        }
+    }
+    if let Some(u) = &sec.auth_user
+        && (u.is_empty() || u.len() > 128 || u.chars().any(char::is_control))
+    {
+        errs.push(bad(
+            "PULSE_AUTH_USER",
+            "must be 1-128 characters without control characters",
+        ));
+    }
+    match (&sec.auth_user, &sec.auth_pass) {
+        (Some(_), None) if !errs.iter().any(|e| e.name == "PULSE_AUTH_PASS") => errs.push(bad(
+            "PULSE_AUTH_PASS",
+            "required when PULSE_AUTH_USER is set",
+        )),
+        (None, Some(_)) => errs.push(bad(
+            "PULSE_AUTH_USER",
+            "required when PULSE_AUTH_PASS is set",
+        )),
+        _ => {}
+    }
+    let mut tokens: Vec<Secret> = Vec::new();
+    for name in ["API_TOKENS", "API_TOKEN"] {
+        if let Some(v) = env.var(name) {
+            for t in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                if t.len() > 512 || t.chars().any(|c| c.is_control() || c.is_whitespace()) {
+                    errs.push(bad(name, "tokens must be at most 512 characters without spaces or control characters"));
+                } else if !tokens.iter().any(|x| x.0 == t) {
+                    tokens.push(Secret(t.to_string()));
+                }
+            }
+        }
+    }
+    sec.api_tokens = tokens;
+    if let Some(v) = env.var("PULSE_TRUSTED_PROXY_CIDRS") {
+        match parse_cidrs(&v) {
+            Ok(n) => sec.trusted_proxies = n,
+            Err(m) => errs.push(bad("PULSE_TRUSTED_PROXY_CIDRS", m)),
+        }
+    }
+    if let Some(secret) = env.var("PROXY_AUTH_SECRET") {
+        if secret.len() < 16 {
+            errs.push(bad(
+                "PROXY_AUTH_SECRET",
+                "must be at least 16 characters (it is the only proof a request came through your proxy)",
+            ));
+        }
+        let header_name = |name: &str, errs: &mut Vec<SettingError>| {
+            env.var(name).and_then(|h| {
+                let h = h.trim().to_ascii_lowercase();
+                if warp::http::HeaderName::from_bytes(h.as_bytes()).is_ok() {
+                    Some(h)
+                } else {
+                    errs.push(bad(name, "not a valid HTTP header name"));
+                    None
+                }
+            })
+        };
+        let user_header = header_name("PROXY_AUTH_USER_HEADER", errs);
+        let role_header = header_name("PROXY_AUTH_ROLE_HEADER", errs);
+        let logout_url = env.var("PROXY_AUTH_LOGOUT_URL");
+        if let Some(u) = &logout_url
+            && !u.starts_with('/')
+            && !http_url_ok(u)
+        {
+            errs.push(bad(
+                "PROXY_AUTH_LOGOUT_URL",
+                "must be an http(s) URL or a path",
+            ));
+        }
+        sec.proxy_auth = Some(ProxyAuthEnv {
+            secret: Secret(secret),
+            user_header,
+            role_header,
+            role_separator: env
+                .var("PROXY_AUTH_ROLE_SEPARATOR")
+                .unwrap_or_else(|| "|".into()),
+            admin_role: env
+                .var("PROXY_AUTH_ADMIN_ROLE")
+                .unwrap_or_else(|| "admin".into()),
+            logout_url,
+        });
+    }
+    for (name, slot) in [
+        ("PULSE_AUDIT_LOG", &mut sec.audit_log),
+        (
+            "ALLOW_UNPROTECTED_EXPORT",
+            &mut sec.allow_unprotected_export,
+        ),
+        ("PULSE_DOCKER", &mut sec.docker),
+    ] {
+        if let Some(v) = env.var(name) {
+            match parse_bool(name, &v) {
+                Ok(b) => *slot = b,
+                Err(e) => errs.push(e),
+            }
+        }
+    }
+    if let Some(v) = env.var("ALLOWED_ORIGINS") {
+        for o in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if o == "*" || valid_origin(o) {
+                sec.allowed_origins
+                    .push(o.trim_end_matches('/').to_string());
+            } else {
+                errs.push(bad(
+                    "ALLOWED_ORIGINS",
+                    format!("{o:?} is not an origin like https://host[:port] (or *)"),
+                ));
+            }
+        }
+    }
+    if let Some(u) = env.var("PULSE_PUBLIC_URL") {
+        let u = u.trim().trim_end_matches('/').to_string();
+        if http_url_ok(&u) {
+            sec.public_url = Some(u);
+        } else {
+            errs.push(bad("PULSE_PUBLIC_URL", "must be an http(s) URL"));
+        }
+    }
+    sec
 }
 
 /// The data dir: `--data-dir` > `PULSE_DATA_DIR` > `/etc/pulse` if it is a writable dir >
@@ -341,6 +550,8 @@ pub fn resolve(
         .map(String::from)
         .collect();
 
+    let security = resolve_security(env, &mut errs);
+
     if !errs.is_empty() {
         return Err(errs);
     }
@@ -354,6 +565,7 @@ pub fn resolve(
         allow_embedding: persisted.allow_embedding,
         allowed_embed_origins,
         env_overrides,
+        security,
     })
 }
 
@@ -463,6 +675,65 @@ mod tests {
         let s = resolve(&ServeFlags::default(), &env, "/x".into(), &persisted).unwrap();
         assert_eq!(s.log_level, LogLevel::Error);
         assert_eq!(s.env_overrides, vec!["logLevel"]);
+    }
+
+    #[test]
+    fn security_env_parses_and_names_bad_values() {
+        let s = run(
+            &[
+                ("PULSE_AUTH_USER", "admin"),
+                ("PULSE_AUTH_PASS", "correct horse battery"),
+                ("API_TOKENS", "tok-a, tok-b,,tok-a"),
+                ("API_TOKEN", "tok-c"),
+                ("PULSE_TRUSTED_PROXY_CIDRS", "10.0.0.0/8, 192.168.1.7"),
+                ("PROXY_AUTH_SECRET", "0123456789abcdef0123"),
+                ("PROXY_AUTH_USER_HEADER", "X-Remote-User"),
+            ],
+            ServeFlags::default(),
+        )
+        .unwrap();
+        let sec = &s.security;
+        assert_eq!(sec.auth_user.as_deref(), Some("admin"));
+        let toks: Vec<&str> = sec.api_tokens.iter().map(|t| t.0.as_str()).collect();
+        assert_eq!(toks, ["tok-a", "tok-b", "tok-c"]);
+        assert_eq!(sec.trusted_proxies.len(), 2);
+        let proxy = sec.proxy_auth.as_ref().unwrap();
+        assert_eq!(proxy.user_header.as_deref(), Some("x-remote-user"));
+        assert_eq!(proxy.admin_role, "admin");
+        assert!(
+            !format!("{s:?}").contains("correct horse"),
+            "Debug must redact"
+        );
+
+        let errs = run(
+            &[
+                ("PULSE_AUTH_USER", "admin"),
+                ("PULSE_AUTH_PASS", "$2a$12$truncated"),
+                ("PULSE_TRUSTED_PROXY_CIDRS", "10.0.0.0/8, not-a-net"),
+                ("PROXY_AUTH_SECRET", "short"),
+                ("PULSE_AUDIT_LOG", "maybe"),
+                ("PULSE_PUBLIC_URL", "ftp://x"),
+                ("ALLOWED_ORIGINS", "https://ok.example, bad origin"),
+            ],
+            ServeFlags::default(),
+        )
+        .unwrap_err();
+        let names: Vec<&str> = errs.iter().map(|e| e.name.as_str()).collect();
+        for want in [
+            "PULSE_AUTH_PASS",
+            "PULSE_TRUSTED_PROXY_CIDRS",
+            "PROXY_AUTH_SECRET",
+            "PULSE_AUDIT_LOG",
+            "PULSE_PUBLIC_URL",
+            "ALLOWED_ORIGINS",
+        ] {
+            assert!(names.contains(&want), "{want} missing from {names:?}");
+        }
+        let errs = run(&[("PULSE_AUTH_PASS", "x")], ServeFlags::default()).unwrap_err();
+        assert_eq!(
+            errs[0].to_string(),
+            "PULSE_AUTH_USER: required when PULSE_AUTH_PASS is set"
+        );
     }
 
     #[test]

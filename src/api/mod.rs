@@ -5,6 +5,7 @@ pub mod charts;
 pub mod error;
 pub mod live;
 pub mod nodes;
+pub mod security;
 pub mod system;
 
 use crate::logging::LogHandle;
@@ -26,6 +27,7 @@ pub struct AppState {
 pub struct Inner {
     pub started: Instant,
     pub store: Arc<Store>,
+    pub auth: Arc<crate::auth::Auth>,
     /// Metric history; attached at start-up (`attach_history`), absent in bare test setups.
     pub history: std::sync::OnceLock<Arc<std::sync::Mutex<crate::history::History>>>,
     pub version: VersionInfo,
@@ -45,8 +47,31 @@ pub struct Inner {
 }
 
 impl AppState {
+    /// Builds the state with security loaded from `store` and the settings (system clock,
+    /// bcrypt cost 12). For in-process tests and tools; `pulse serve` uses `with_auth` so a
+    /// broken security setup is an error message, not a panic.
     pub fn new(
         store: Store,
+        settings: Settings,
+        flags: ServeFlags,
+        env: Box<dyn Env + Send + Sync>,
+        version: VersionInfo,
+        log: Option<LogHandle>,
+    ) -> AppState {
+        let store = Arc::new(store);
+        let auth = crate::auth::Auth::new(
+            store.clone(),
+            &settings,
+            Arc::new(crate::auth::clock::SystemClock),
+            crate::auth::password::COST,
+        )
+        .unwrap_or_else(|e| panic!("security state could not be loaded: {e}"));
+        Self::with_auth(store, Arc::new(auth), settings, flags, env, version, log)
+    }
+
+    pub fn with_auth(
+        store: Arc<Store>,
+        auth: Arc<crate::auth::Auth>,
         settings: Settings,
         flags: ServeFlags,
         env: Box<dyn Env + Send + Sync>,
@@ -56,7 +81,8 @@ impl AppState {
         AppState {
             inner: Arc::new(Inner {
                 started: Instant::now(),
-                store: Arc::new(store),
+                store,
+                auth,
                 history: std::sync::OnceLock::new(),
                 version,
                 log,
@@ -90,6 +116,10 @@ impl AppState {
         if let Some(f) = self.inner.on_nodes_changed.get() {
             f();
         }
+    }
+
+    pub fn auth(&self) -> &crate::auth::Auth {
+        &self.inner.auth
     }
 
     /// Opens metric history on the store and returns the recorder that feeds it.
@@ -147,6 +177,8 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
     let api = warp::path("api").and(
         // Anything unmatched under /api is a JSON 404/405 from `recover`, never the SPA page.
         system::routes(state.clone())
+            .or(security::routes(state.clone()))
+            .unify()
             .or(live::api_routes(state.clone()))
             .unify()
             .or(live::scheduler_health(state.clone()))

@@ -2,6 +2,7 @@
 
 use super::error::ApiError;
 use super::{AppState, body};
+use crate::auth::{ClientIp, Principal};
 use crate::settings::SystemSettings;
 use serde::Serialize;
 use warp::Filter;
@@ -74,15 +75,37 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(with_state(state.clone()))
         .and_then(|s: AppState| async move { settings_view(&s).map_err(ApiError::reject) });
 
-    let put_settings = warp::path!("system" / "settings" / "update")
-        .and(warp::post())
-        .or(warp::path!("config" / "system").and(warp::put()))
-        .unify()
-        .and(with_state(state))
-        .and(body::json::<serde_json::Value>(limit))
-        .and_then(|s: AppState, patch: serde_json::Value| async move {
-            apply_patch(&s, patch).map_err(ApiError::reject)
-        });
+    let put_settings =
+        warp::path!("system" / "settings" / "update")
+            .and(warp::post())
+            .or(warp::path!("config" / "system").and(warp::put()))
+            .unify()
+            .and(with_state(state))
+            .and(warp::ext::optional::<Principal>())
+            .and(warp::ext::optional::<ClientIp>())
+            .and(body::json::<serde_json::Value>(limit))
+            .and_then(
+                |s: AppState,
+                 p: Option<Principal>,
+                 c: Option<ClientIp>,
+                 patch: serde_json::Value| async move {
+                    // Key names only: settings values may hold secrets.
+                    let keys: Vec<String> = patch
+                        .as_object()
+                        .map(|o| o.keys().take(32).cloned().collect())
+                        .unwrap_or_default();
+                    let r = apply_patch(&s, patch);
+                    s.auth().audit.record(
+                        "settings_changed",
+                        p.as_ref().map_or("", |p| p.user.as_str()),
+                        &c.map(|c| c.ip.to_string()).unwrap_or_default(),
+                        "/api/system/settings",
+                        r.is_ok(),
+                        &format!("keys={}", keys.join(",")),
+                    );
+                    r.map_err(ApiError::reject)
+                },
+            );
 
     health
         .or(version)

@@ -10,12 +10,13 @@ use redb::{ReadableDatabase, TableError, WriteTransaction};
 /// - 1: `meta`, `settings`.
 /// - 2: adds `secrets` (sealed values) and the `key_check` canary (written after migration).
 /// - 3: adds `history_slots` and `history_series` (metric history rings).
-pub const CURRENT_SCHEMA: u32 = 3;
+/// - 4: adds `api_tokens`, `sessions`, `lockout`, `audit` (security).
+pub const CURRENT_SCHEMA: u32 = 4;
 
 type Step = fn(&WriteTransaction) -> Result<(), redb::Error>;
 
 /// `STEPS[i]` migrates version `i + 1` to `i + 2`.
-const STEPS: &[Step] = &[v1_to_v2, v2_to_v3];
+const STEPS: &[Step] = &[v1_to_v2, v2_to_v3, v3_to_v4];
 
 fn v1_to_v2(tx: &WriteTransaction) -> Result<(), redb::Error> {
     tx.open_table(SECRETS)?;
@@ -28,6 +29,14 @@ fn v2_to_v3(tx: &WriteTransaction) -> Result<(), redb::Error> {
     Ok(())
 }
 
+fn v3_to_v4(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    tx.open_table(API_TOKENS)?;
+    tx.open_table(SESSIONS)?;
+    tx.open_table(LOCKOUT)?;
+    tx.open_table(AUDIT)?;
+    Ok(())
+}
+
 /// Creates every table of the current schema in a fresh file.
 fn create_all(tx: &WriteTransaction) -> Result<(), redb::Error> {
     tx.open_table(META)?;
@@ -35,6 +44,10 @@ fn create_all(tx: &WriteTransaction) -> Result<(), redb::Error> {
     tx.open_table(SECRETS)?;
     tx.open_table(HISTORY_SLOTS)?;
     tx.open_table(HISTORY_SERIES)?;
+    tx.open_table(API_TOKENS)?;
+    tx.open_table(SESSIONS)?;
+    tx.open_table(LOCKOUT)?;
+    tx.open_table(AUDIT)?;
     Ok(())
 }
 
@@ -109,6 +122,38 @@ pub(crate) mod tests {
         }
         write_version(&tx, 1).unwrap();
         tx.commit().unwrap();
+    }
+
+    /// Writes a file exactly as schema version 3 did: meta, settings, secrets, history.
+    pub(crate) fn write_v3_file(path: &std::path::Path, secret: (&str, &[u8])) {
+        let db = redb::Database::create(path).unwrap();
+        let tx = db.begin_write().unwrap();
+        tx.open_table(SETTINGS).unwrap();
+        tx.open_table(HISTORY_SLOTS).unwrap();
+        tx.open_table(HISTORY_SERIES).unwrap();
+        tx.open_table(SECRETS)
+            .unwrap()
+            .insert(secret.0, secret.1)
+            .unwrap();
+        write_version(&tx, 3).unwrap();
+        tx.commit().unwrap();
+    }
+
+    #[test]
+    fn v3_file_gains_security_tables_and_keeps_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pulse.redb");
+        write_v3_file(&path, ("node/a", b"sealed-bytes"));
+        let db = redb::Database::create(&path).unwrap();
+        assert_eq!(migrate(&db).unwrap(), 3);
+        assert_eq!(read_version(&db).unwrap(), Some(4));
+        let rx = db.begin_read().unwrap();
+        rx.open_table(API_TOKENS).expect("v4 adds api_tokens");
+        rx.open_table(SESSIONS).expect("v4 adds sessions");
+        rx.open_table(LOCKOUT).expect("v4 adds lockout");
+        rx.open_table(AUDIT).expect("v4 adds audit");
+        let s = rx.open_table(SECRETS).unwrap();
+        assert_eq!(s.get("node/a").unwrap().unwrap().value(), b"sealed-bytes");
     }
 
     #[test]

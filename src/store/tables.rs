@@ -15,6 +15,14 @@ pub const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("secrets"
 pub const HISTORY_SLOTS: TableDefinition<u64, &[u8]> = TableDefinition::new("history_slots");
 /// Metric history series registry: name → index (u32 LE) ‖ born (i64 LE, ms).
 pub const HISTORY_SERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("history_series");
+/// API tokens by id: JSON records holding only the SHA3-256 of each token (v4).
+pub const API_TOKENS: TableDefinition<&str, &str> = TableDefinition::new("api_tokens");
+/// Browser sessions by SHA3-256 of the cookie value: JSON records (v4).
+pub const SESSIONS: TableDefinition<&str, &str> = TableDefinition::new("sessions");
+/// Failed-login tracking by `user:<name>` / `ip:<addr>`: JSON records (v4).
+pub const LOCKOUT: TableDefinition<&str, &str> = TableDefinition::new("lockout");
+/// Security audit events by sequence number: JSON records, bounded (v4).
+pub const AUDIT: TableDefinition<u64, &str> = TableDefinition::new("audit");
 
 pub const META_SCHEMA_VERSION: &str = "schema_version";
 pub const META_KEY_CHECK: &str = "key_check";
