@@ -172,12 +172,17 @@ fn serve(args: ServeArgs) -> ExitCode {
 
     // The monitor owns live state on its own thread; pollers run on their own pool.
     let stop = Arc::new(AtomicBool::new(false));
-    let monitor = crate::monitor::Monitor::new(
+    let mut monitor = crate::monitor::Monitor::new(
         state.inner.scheduler.clone(),
         crate::poller::pool::Pool::new(POLLER_THREADS, "poller"),
         Arc::new(crate::poller::clock::SystemClock),
         state.inner.live.clone(),
     );
+    {
+        // Every tick goes through the alert engine before it is published.
+        let st = state.clone();
+        monitor.set_publisher(Arc::new(move |s| st.publish_state(s)));
+    }
     let monitor_thread = {
         let stop = stop.clone();
         std::thread::Builder::new()

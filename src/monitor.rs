@@ -38,6 +38,10 @@ pub struct Instance {
 
 type PollResult = (Key, Result<State, PollFailure>);
 
+/// Where a merged state goes; by default straight into the cell. The server routes it
+/// through the alert engine, which fills `activeAlerts` before publishing.
+pub type Publisher = Arc<dyn Fn(State) + Send + Sync>;
+
 pub struct Monitor {
     scheduler: Arc<Mutex<Scheduler>>,
     pool: Pool,
@@ -48,6 +52,7 @@ pub struct Monitor {
     tx: mpsc::Sender<PollResult>,
     rx: mpsc::Receiver<PollResult>,
     cell: Arc<StateCell>,
+    publisher: Option<Publisher>,
     pub temperature_monitoring_enabled: bool,
 }
 
@@ -70,8 +75,14 @@ impl Monitor {
             tx,
             rx,
             cell,
+            publisher: None,
             temperature_monitoring_enabled: true,
         }
+    }
+
+    /// Routes every merged state through `p` instead of publishing it directly.
+    pub fn set_publisher(&mut self, p: Publisher) {
+        self.publisher = Some(p);
     }
 
     /// The scheduler, shared with the API's scheduler-health view.
@@ -199,7 +210,12 @@ impl Monitor {
             };
             state.connection_health.insert(name, *ok);
         }
-        self.cell.publish(state);
+        match &self.publisher {
+            Some(p) => p(state),
+            None => {
+                self.cell.publish(state);
+            }
+        }
     }
 
     /// Runs until `stop` is set: dispatch, wait for results or the next due time, repeat.

@@ -1,5 +1,6 @@
 //! The HTTP API: one file per area, shared state, and the route table.
 
+pub mod alerts;
 pub mod body;
 pub mod error;
 pub mod live;
@@ -28,6 +29,8 @@ pub struct Inner {
     pub log: Option<LogHandle>,
     /// The current monitored state, serialized once per change.
     pub live: Arc<crate::model::published::StateCell>,
+    /// The alert engine and its config; the monitor publishes every state through it.
+    pub alerts: Arc<crate::alerts::Alerts>,
     /// Poll scheduling, shared with the monitor thread (scheduler-health view).
     pub scheduler: Arc<std::sync::Mutex<crate::poller::scheduler::Scheduler>>,
     /// Re-resolved when persisted settings change; readers clone the Arc.
@@ -45,13 +48,41 @@ impl AppState {
         version: VersionInfo,
         log: Option<LogHandle>,
     ) -> AppState {
+        Self::with_clock(
+            store,
+            settings,
+            flags,
+            env,
+            version,
+            log,
+            Arc::new(crate::poller::clock::SystemClock),
+        )
+    }
+
+    /// As `new`, with the clock the alert engine reads (tests drive a manual one).
+    pub fn with_clock(
+        store: Store,
+        settings: Settings,
+        flags: ServeFlags,
+        env: Box<dyn Env + Send + Sync>,
+        version: VersionInfo,
+        log: Option<LogHandle>,
+        clock: Arc<dyn crate::poller::clock::Clock>,
+    ) -> AppState {
+        let alerts = Arc::new(crate::alerts::Alerts::load(&store, clock));
+        // Alerts restored from the store are visible in /api/state before the first poll.
+        let initial = crate::model::State {
+            active_alerts: alerts.state_alerts(),
+            ..Default::default()
+        };
         AppState {
             inner: Arc::new(Inner {
                 started: Instant::now(),
                 store,
                 version,
                 log,
-                live: Arc::new(crate::model::published::StateCell::default()),
+                live: Arc::new(crate::model::published::StateCell::new(initial)),
+                alerts,
                 scheduler: Arc::new(std::sync::Mutex::new(
                     crate::poller::scheduler::Scheduler::new(Default::default(), rand::random()),
                 )),
@@ -72,6 +103,14 @@ impl AppState {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Publishes a new monitored state through the alert engine (which fills
+    /// `activeAlerts`); the monitor's publish hook.
+    pub fn publish_state(&self, state: crate::model::State) {
+        self.inner
+            .alerts
+            .publish(&self.inner.store, &self.inner.live, state);
     }
 
     /// Validates, persists and applies new persisted settings. Nothing is written unless
@@ -120,6 +159,8 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
             .or(live::api_routes(state.clone()))
             .unify()
             .or(live::scheduler_health(state.clone()))
+            .unify()
+            .or(alerts::routes(state.clone()))
             .unify()
             .recover(error::recover)
             .unify(),

@@ -9,15 +9,23 @@ use redb::{ReadableDatabase, TableError, WriteTransaction};
 ///
 /// - 1: `meta`, `settings`.
 /// - 2: adds `secrets` (sealed values) and the `key_check` canary (written after migration).
-pub const CURRENT_SCHEMA: u32 = 2;
+/// - 3: adds `alerts_active` and `alert_history` (the alert engine's durable state).
+pub const CURRENT_SCHEMA: u32 = 3;
 
 type Step = fn(&WriteTransaction) -> Result<(), redb::Error>;
 
 /// `STEPS[i]` migrates version `i + 1` to `i + 2`.
-const STEPS: &[Step] = &[v1_to_v2];
+const STEPS: &[Step] = &[v1_to_v2, v2_to_v3];
 
 fn v1_to_v2(tx: &WriteTransaction) -> Result<(), redb::Error> {
     tx.open_table(SECRETS)?;
+    Ok(())
+}
+
+/// Self-contained: only creates the two alert tables (empty), touching nothing else.
+fn v2_to_v3(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    tx.open_table(ALERTS_ACTIVE)?;
+    tx.open_table(ALERT_HISTORY)?;
     Ok(())
 }
 
@@ -26,6 +34,8 @@ fn create_all(tx: &WriteTransaction) -> Result<(), redb::Error> {
     tx.open_table(META)?;
     tx.open_table(SETTINGS)?;
     tx.open_table(SECRETS)?;
+    tx.open_table(ALERTS_ACTIVE)?;
+    tx.open_table(ALERT_HISTORY)?;
     Ok(())
 }
 
@@ -127,6 +137,42 @@ pub(crate) mod tests {
             migrate(&db).unwrap(),
             CURRENT_SCHEMA,
             "second open is a no-op"
+        );
+    }
+
+    #[test]
+    fn v2_file_gains_the_alert_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pulse.redb");
+        // A v2 file: v1 + the secrets table, version 2.
+        write_v1_file(&path, &[("system", r#"{"logLevel":"info"}"#)]);
+        {
+            let db = redb::Database::create(&path).unwrap();
+            let tx = db.begin_write().unwrap();
+            v1_to_v2(&tx).unwrap();
+            tx.open_table(SECRETS)
+                .unwrap()
+                .insert("s", b"x".as_slice())
+                .unwrap();
+            write_version(&tx, 2).unwrap();
+            tx.commit().unwrap();
+        }
+        let db = redb::Database::create(&path).unwrap();
+        assert_eq!(migrate(&db).unwrap(), 2);
+        assert_eq!(read_version(&db).unwrap(), Some(CURRENT_SCHEMA));
+        let rx = db.begin_read().unwrap();
+        use redb::ReadableTableMetadata;
+        assert_eq!(rx.open_table(ALERTS_ACTIVE).unwrap().len().unwrap(), 0);
+        assert_eq!(rx.open_table(ALERT_HISTORY).unwrap().len().unwrap(), 0);
+        assert_eq!(rx.open_table(SECRETS).unwrap().len().unwrap(), 1);
+        assert_eq!(
+            rx.open_table(SETTINGS)
+                .unwrap()
+                .get("system")
+                .unwrap()
+                .unwrap()
+                .value(),
+            r#"{"logLevel":"info"}"#
         );
     }
 

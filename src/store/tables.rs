@@ -10,5 +10,11 @@ pub const SETTINGS: TableDefinition<&str, &str> = TableDefinition::new("settings
 /// Sealed secrets by name (`nonce ‖ ciphertext ‖ tag`); never stored in plain text.
 pub const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("secrets");
 
+/// Active alerts by alert id: the engine's durable state (JSON of `alerts::engine::Tracked`),
+/// so acknowledgements and start times survive restarts.
+pub const ALERTS_ACTIVE: TableDefinition<&str, &str> = TableDefinition::new("alerts_active");
+/// Alert history, oldest first: an increasing sequence number → JSON of `alerts::Alert`.
+pub const ALERT_HISTORY: TableDefinition<u64, &str> = TableDefinition::new("alert_history");
+
 pub const META_SCHEMA_VERSION: &str = "schema_version";
 pub const META_KEY_CHECK: &str = "key_check";

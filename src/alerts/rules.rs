@@ -1,0 +1,984 @@
+//! What to check: turns a monitored `State` plus the configuration into observations — one
+//! per alert id that could exist — each carrying the value and the rule that decides it
+//! (spec/alerts.md §4). Pure: no memory of earlier ticks except what `Ctx` passes in.
+
+use super::alert::{Level, ResolvedBy};
+use super::config::{AlertConfig, Hysteresis, ThresholdConfig};
+use crate::model::{Guest, State};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// The resource an observation belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    pub id: String,
+    pub name: String,
+    pub node: String,
+    pub instance: String,
+    /// The connection the data comes from (a `connectionHealth` key): alerts of an owner that
+    /// has not reported yet are kept, not resolved, right after a restart.
+    pub owner: String,
+    /// `VM`, `Container`, `Node`, `Storage`, `PBS`, `PMG`, `Ceph`, …
+    pub resource_type: &'static str,
+    pub monitor_only: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rule {
+    /// A metric with hysteresis: fires at `>= trigger` after the grace delay, clears at
+    /// `<= clear`; critical from `trigger + 10`.
+    Threshold {
+        th: Hysteresis,
+        grace_ms: i64,
+        unit: Option<&'static str>,
+    },
+    /// A state: `level` is `Some` while the condition holds; it fires after `confirmations`
+    /// consecutive observations and clears on the first observation without it.
+    Condition {
+        level: Option<Level>,
+        confirmations: u32,
+        threshold: f64,
+        message: String,
+    },
+    /// Data is stale or a known disturbance is running: leave the alert as it is.
+    Hold,
+    /// The check is switched off or does not apply: resolve any alert and forget progress.
+    Off(ResolvedBy),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    pub id: String,
+    pub kind: &'static str,
+    pub resource: Arc<Resource>,
+    pub value: f64,
+    pub rule: Rule,
+}
+
+/// What the rules may know besides the state.
+pub struct Ctx<'a> {
+    pub now: i64,
+    /// Guests (alert resource ids) seen running since the engine started.
+    pub seen_running: &'a HashSet<String>,
+    pub is_active: &'a dyn Fn(&str) -> bool,
+}
+
+const MB: f64 = 1024.0 * 1024.0;
+const DAY_MS: f64 = 86_400_000.0;
+
+fn tags_of(g: &Guest) -> Vec<String> {
+    g.tags
+        .split([',', ';'])
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+fn pct(x: f64) -> Option<f64> {
+    x.is_finite().then(|| x.clamp(0.0, 100.0))
+}
+
+/// CPU as a percentage of the resource's CPUs, from a 0..1 fraction; clamped, since rounding
+/// in PVE's figures can exceed 1 and a monitor must never show "CPU at 140 %".
+fn cpu_pct(fraction: f64) -> Option<f64> {
+    pct(fraction * 100.0)
+}
+
+struct Out<'a> {
+    cfg: &'a AlertConfig,
+    obs: Vec<Observation>,
+}
+
+impl Out<'_> {
+    fn push(&mut self, r: &Arc<Resource>, id: String, kind: &'static str, value: f64, rule: Rule) {
+        self.obs.push(Observation {
+            id,
+            kind,
+            resource: r.clone(),
+            value,
+            rule,
+        });
+    }
+
+    /// One hysteresis metric: `Off` when the threshold is missing or disabled.
+    fn metric(
+        &mut self,
+        r: &Arc<Resource>,
+        th: &ThresholdConfig,
+        name: &'static str,
+        value: Option<f64>,
+        unit: Option<&'static str>,
+        hold: bool,
+    ) {
+        let id = format!("{}-{}", r.id, name);
+        let rule = match th.metric(name) {
+            _ if hold => Rule::Hold,
+            Some(h) if h.enabled() => match value {
+                Some(_) => Rule::Threshold {
+                    th: h,
+                    grace_ms: self.cfg.grace_ms(r.resource_type, name),
+                    unit,
+                },
+                None => Rule::Off(ResolvedBy::Recovered),
+            },
+            _ => Rule::Off(ResolvedBy::Config),
+        };
+        self.push(r, id, name, value.unwrap_or(0.0), rule);
+    }
+
+    fn off(&mut self, r: &Arc<Resource>, id: String, kind: &'static str, by: ResolvedBy) {
+        self.push(r, id, kind, 0.0, Rule::Off(by));
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn condition(
+        &mut self,
+        r: &Arc<Resource>,
+        id: String,
+        kind: &'static str,
+        value: f64,
+        level: Option<Level>,
+        confirmations: u32,
+        message: String,
+    ) {
+        self.push(
+            r,
+            id,
+            kind,
+            value,
+            Rule::Condition {
+                level,
+                confirmations,
+                threshold: 0.0,
+                message,
+            },
+        );
+    }
+
+    /// A count checked against warning/critical limits (`> 0`), e.g. PMG queues.
+    #[allow(clippy::too_many_arguments)]
+    fn limits(
+        &mut self,
+        r: &Arc<Resource>,
+        id: String,
+        kind: &'static str,
+        value: f64,
+        warn: f64,
+        crit: f64,
+        what: &str,
+        unit: &str,
+    ) {
+        let level = if crit > 0.0 && value >= crit {
+            Some(Level::Critical)
+        } else if warn > 0.0 && value >= warn {
+            Some(Level::Warning)
+        } else {
+            None
+        };
+        let threshold = if level == Some(Level::Critical) {
+            crit
+        } else {
+            warn
+        };
+        let message = if level.is_some() {
+            format!("{} {what} at {value:.0}{unit}", r.name)
+        } else {
+            String::new()
+        };
+        self.push(
+            r,
+            id,
+            kind,
+            value,
+            Rule::Condition {
+                level,
+                confirmations: 2,
+                threshold,
+                message,
+            },
+        );
+    }
+}
+
+const GUEST_METRICS: [&str; 7] = [
+    "cpu",
+    "memory",
+    "disk",
+    "diskRead",
+    "diskWrite",
+    "networkIn",
+    "networkOut",
+];
+
+/// Every observation for this tick.
+pub fn observe(state: &State, cfg: &AlertConfig, ctx: &Ctx) -> Vec<Observation> {
+    let mut out = Out {
+        cfg,
+        obs: Vec::with_capacity((state.vms.len() + state.containers.len()) * 9 + 64),
+    };
+    let unhealthy = |owner: &str| state.connection_health.get(owner) == Some(&false);
+    let backups_running: HashSet<(&str, u32)> = state
+        .pve_backups
+        .backup_tasks
+        .iter()
+        .filter(|t| t.end_time == 0 && t.status.is_empty())
+        .map(|t| (t.node.as_str(), t.vmid))
+        .collect();
+
+    for g in state.vms.iter().chain(state.containers.iter()) {
+        guest(
+            &mut out,
+            cfg,
+            ctx,
+            g,
+            unhealthy(&g.instance),
+            &backups_running,
+        );
+    }
+    for n in &state.nodes {
+        node(&mut out, cfg, n);
+    }
+    for s in &state.storage {
+        storage(&mut out, cfg, s, unhealthy(&s.instance));
+    }
+    for c in &state.ceph_clusters {
+        ceph(&mut out, cfg, c, unhealthy(&c.instance));
+    }
+    for p in &state.pbs {
+        pbs(&mut out, cfg, p);
+    }
+    for p in &state.pmg {
+        pmg(&mut out, cfg, p);
+    }
+    if cfg.backup_defaults.enabled && !cfg.disable_all_guests {
+        backup_age(&mut out, cfg, ctx, state);
+    }
+    if cfg.snapshot_defaults.enabled && !cfg.disable_all_guests {
+        snapshot_age(&mut out, cfg, ctx, state);
+    }
+    out.obs
+}
+
+/// The override for a guest: by its alert id, else by the legacy keys.
+fn guest_override<'a>(cfg: &'a AlertConfig, rid: &str, g: &Guest) -> Option<&'a ThresholdConfig> {
+    cfg.overrides
+        .get(rid)
+        .or_else(|| cfg.overrides.get(&g.id))
+        .or_else(|| cfg.overrides.get(&format!("{}-{}", g.node, g.vmid)))
+}
+
+fn guest(
+    out: &mut Out,
+    cfg: &AlertConfig,
+    ctx: &Ctx,
+    g: &Guest,
+    stale: bool,
+    backups_running: &HashSet<(&str, u32)>,
+) {
+    if g.template {
+        return;
+    }
+    let tags = tags_of(g);
+    let has = |t: &str| tags.iter().any(|x| x == t);
+    let rid = format!("{}-{}", g.instance, g.vmid);
+    let r = Arc::new(Resource {
+        id: rid.clone(),
+        name: g.name.clone(),
+        node: g.node.clone(),
+        instance: g.instance.clone(),
+        owner: g.instance.clone(),
+        resource_type: if g.kind == "lxc" { "Container" } else { "VM" },
+        monitor_only: has("pulse-monitor-only"),
+    });
+    let ov = guest_override(cfg, &rid, g);
+    let mut th = match ov {
+        Some(o) => o.merged_over(&cfg.guest_defaults),
+        None => cfg.guest_defaults.clone(),
+    };
+    let powered_off_id = format!("guest-powered-off-{rid}");
+    if cfg.disable_all_guests || th.disabled || has("pulse-no-alerts") {
+        for m in GUEST_METRICS {
+            out.off(&r, format!("{rid}-{m}"), m, ResolvedBy::Config);
+        }
+        out.off(&r, powered_off_id, "powered-off", ResolvedBy::Config);
+        return;
+    }
+    if has("pulse-relaxed") {
+        for (m, min) in [("cpu", 95.0), ("memory", 92.0), ("disk", 95.0)] {
+            let slot = match m {
+                "cpu" => &mut th.cpu,
+                "memory" => &mut th.memory,
+                _ => &mut th.disk,
+            };
+            if let Some(h) = slot
+                && h.enabled()
+                && h.trigger < min
+            {
+                h.trigger = min;
+                if h.clear >= min || h.clear <= 0.0 {
+                    h.clear = min - 5.0;
+                }
+            }
+        }
+    }
+
+    let running = g.status == "running";
+    if running {
+        // A running vzdump reads the whole disk and pushes it over the network: the I/O and
+        // CPU it causes is expected, so those metrics neither fire nor clear meanwhile.
+        let backup = g.lock.as_deref() == Some("backup")
+            || backups_running.contains(&(g.node.as_str(), g.vmid));
+        let mem = g
+            .memory
+            .as_ref()
+            .filter(|m| m.total > 0)
+            .and_then(|m| pct(m.usage));
+        let disk = g
+            .disk
+            .as_ref()
+            .filter(|d| d.total > 0 && d.usage >= 0.0)
+            .and_then(|d| pct(d.usage));
+        let io = |b: u64| Some(b as f64 / MB);
+        out.metric(&r, &th, "cpu", cpu_pct(g.cpu), None, stale || backup);
+        out.metric(&r, &th, "memory", mem, None, stale);
+        out.metric(&r, &th, "disk", disk, None, stale);
+        out.metric(
+            &r,
+            &th,
+            "diskRead",
+            io(g.disk_read),
+            Some("MB/s"),
+            stale || backup,
+        );
+        out.metric(
+            &r,
+            &th,
+            "diskWrite",
+            io(g.disk_write),
+            Some("MB/s"),
+            stale || backup,
+        );
+        out.metric(
+            &r,
+            &th,
+            "networkIn",
+            io(g.network_in),
+            Some("MB/s"),
+            stale || backup,
+        );
+        out.metric(
+            &r,
+            &th,
+            "networkOut",
+            io(g.network_out),
+            Some("MB/s"),
+            stale || backup,
+        );
+    } else {
+        // A guest that is not running has no usage worth alerting on.
+        for m in GUEST_METRICS {
+            out.off(&r, format!("{rid}-{m}"), m, ResolvedBy::Recovered);
+        }
+    }
+
+    // Powered off: only a guest Pulse saw running and that then stopped. A guest that has
+    // always been off is intentional, not news.
+    let blocked = cfg.disable_all_guests_offline || th.disable_connectivity;
+    if blocked {
+        out.off(&r, powered_off_id, "powered-off", ResolvedBy::Config);
+        return;
+    }
+    if stale {
+        out.push(&r, powered_off_id, "powered-off", 0.0, Rule::Hold);
+        return;
+    }
+    let stopped = g.status == "stopped"
+        && (ctx.seen_running.contains(&rid) || (ctx.is_active)(&powered_off_id));
+    let severity = match ov {
+        // An override decides the severity wholesale (blank = warning).
+        Some(o) => o.powered_off_severity.as_deref().unwrap_or("warning"),
+        None => cfg
+            .guest_defaults
+            .powered_off_severity
+            .as_deref()
+            .unwrap_or("warning"),
+    };
+    let level = stopped.then_some(if severity == "critical" {
+        Level::Critical
+    } else {
+        Level::Warning
+    });
+    let message = if stopped {
+        format!("{} '{}' is powered off", r.resource_type, g.name)
+    } else {
+        String::new()
+    };
+    out.condition(&r, powered_off_id, "powered-off", 0.0, level, 2, message);
+}
+
+fn node(out: &mut Out, cfg: &AlertConfig, n: &crate::model::Node) {
+    let r = Arc::new(Resource {
+        id: n.id.clone(),
+        name: if n.display_name.is_empty() {
+            n.name.clone()
+        } else {
+            n.display_name.clone()
+        },
+        node: n.name.clone(),
+        instance: n.instance.clone(),
+        owner: n.instance.clone(),
+        resource_type: "Node",
+        monitor_only: false,
+    });
+    let ov = cfg.overrides.get(&n.id);
+    let th = match ov {
+        Some(o) => o.merged_over(&cfg.node_defaults),
+        None => cfg.node_defaults.clone(),
+    };
+    let offline_id = format!("node-offline-{}", n.id);
+    if cfg.disable_all_nodes || th.disabled {
+        for m in ["cpu", "memory", "disk", "temperature"] {
+            out.off(&r, format!("{}-{m}", n.id), m, ResolvedBy::Config);
+        }
+        out.off(&r, offline_id, "connectivity", ResolvedBy::Config);
+        return;
+    }
+    let offline =
+        n.status == "offline" || n.connection_health == "error" || n.connection_health == "failed";
+    // Metrics of an unreachable node are its last known values: keep alerts as they are.
+    let mem = n
+        .memory
+        .as_ref()
+        .filter(|m| m.total > 0)
+        .and_then(|m| pct(m.usage));
+    let disk = n
+        .disk
+        .as_ref()
+        .filter(|d| d.total > 0 && d.usage >= 0.0)
+        .and_then(|d| pct(d.usage));
+    let temp = n.temperature.as_ref().and_then(|t| {
+        if t.get("available").and_then(|v| v.as_bool()) == Some(false) {
+            return None;
+        }
+        ["cpuPackage", "cpuMax"]
+            .iter()
+            .filter_map(|k| t.get(*k).and_then(|v| v.as_f64()))
+            .find(|v| v.is_finite() && *v > 0.0)
+    });
+    out.metric(&r, &th, "cpu", cpu_pct(n.cpu), None, offline);
+    out.metric(&r, &th, "memory", mem, None, offline);
+    out.metric(&r, &th, "disk", disk, None, offline);
+    out.metric(&r, &th, "temperature", temp, Some("°C"), offline);
+    if cfg.disable_all_nodes_offline || th.disable_connectivity {
+        out.off(&r, offline_id, "connectivity", ResolvedBy::Config);
+    } else {
+        let message = if offline {
+            format!("Node '{}' is offline", r.name)
+        } else {
+            String::new()
+        };
+        out.condition(
+            &r,
+            offline_id,
+            "connectivity",
+            0.0,
+            offline.then_some(Level::Critical),
+            3,
+            message,
+        );
+    }
+}
+
+fn storage(out: &mut Out, cfg: &AlertConfig, s: &crate::model::Storage, stale: bool) {
+    let r = Arc::new(Resource {
+        id: s.id.clone(),
+        name: s.name.clone(),
+        node: s.node.clone(),
+        instance: s.instance.clone(),
+        owner: s.instance.clone(),
+        resource_type: "Storage",
+        monitor_only: false,
+    });
+    let ov = cfg.overrides.get(&s.id);
+    let offline_id = format!("storage-offline-{}", s.id);
+    let usage_id = format!("{}-usage", s.id);
+    if cfg.disable_all_storage || ov.is_some_and(|o| o.disabled) {
+        out.off(&r, usage_id, "usage", ResolvedBy::Config);
+        out.off(&r, offline_id, "offline", ResolvedBy::Config);
+        return;
+    }
+    let offline = s.status == "offline" || s.status == "unavailable";
+    let th = ThresholdConfig {
+        usage: Some(ov.and_then(|o| o.usage).unwrap_or(cfg.storage_default)),
+        ..Default::default()
+    };
+    let usage = (!offline && s.usage > 0.0).then(|| pct(s.usage)).flatten();
+    out.metric(&r, &th, "usage", usage, None, stale);
+    if stale {
+        out.push(&r, offline_id, "offline", 0.0, Rule::Hold);
+        return;
+    }
+    let message = if offline {
+        format!("Storage {} on node {} is unavailable", s.name, s.node)
+    } else {
+        String::new()
+    };
+    out.condition(
+        &r,
+        offline_id,
+        "offline",
+        0.0,
+        offline.then_some(Level::Warning),
+        2,
+        message,
+    );
+}
+
+fn ceph(out: &mut Out, cfg: &AlertConfig, c: &crate::model::CephCluster, stale: bool) {
+    let r = Arc::new(Resource {
+        id: c.id.clone(),
+        name: if c.name.is_empty() {
+            "Ceph".into()
+        } else {
+            c.name.clone()
+        },
+        node: String::new(),
+        instance: c.instance.clone(),
+        owner: c.instance.clone(),
+        resource_type: "Ceph",
+        monitor_only: false,
+    });
+    let ov = cfg.overrides.get(&c.id);
+    let health_id = format!("ceph-health-{}", c.id);
+    let usage_id = format!("{}-usage", c.id);
+    if cfg.disable_all_storage || ov.is_some_and(|o| o.disabled) {
+        out.off(&r, health_id, "ceph-health", ResolvedBy::Config);
+        out.off(&r, usage_id, "usage", ResolvedBy::Config);
+        return;
+    }
+    let th = ThresholdConfig {
+        usage: Some(ov.and_then(|o| o.usage).unwrap_or(cfg.storage_default)),
+        ..Default::default()
+    };
+    let usage = (c.total_bytes > 0).then(|| pct(c.usage_percent)).flatten();
+    out.metric(&r, &th, "usage", usage, None, stale);
+    if stale {
+        out.push(&r, health_id, "ceph-health", 0.0, Rule::Hold);
+        return;
+    }
+    let level = match c.health.as_str() {
+        "HEALTH_ERR" => Some(Level::Critical),
+        "HEALTH_WARN" => Some(Level::Warning),
+        _ => None,
+    };
+    let message = match level {
+        Some(_) if c.health_message.is_empty() => {
+            format!("Ceph cluster {} is {}", r.name, c.health)
+        }
+        Some(_) => format!(
+            "Ceph cluster {} is {}: {}",
+            r.name, c.health, c.health_message
+        ),
+        None => String::new(),
+    };
+    out.condition(&r, health_id, "ceph-health", 0.0, level, 2, message);
+}
+
+fn pbs(out: &mut Out, cfg: &AlertConfig, p: &crate::model::PbsInstance) {
+    let owner = format!("pbs-{}", p.name);
+    let r = Arc::new(Resource {
+        id: p.id.clone(),
+        name: p.name.clone(),
+        node: p.name.clone(),
+        instance: p.name.clone(),
+        owner: owner.clone(),
+        resource_type: "PBS",
+        monitor_only: false,
+    });
+    let ov = cfg.overrides.get(&p.id);
+    let th = match ov {
+        Some(o) => o.merged_over(&cfg.node_defaults),
+        None => cfg.node_defaults.clone(),
+    };
+    let offline_id = format!("pbs-offline-{}", p.id);
+    let datastores = p.datastores.as_deref().unwrap_or(&[]);
+    if cfg.disable_all_pbs || th.disabled {
+        for m in ["cpu", "memory"] {
+            out.off(&r, format!("{}-{m}", p.id), m, ResolvedBy::Config);
+        }
+        out.off(&r, offline_id, "offline", ResolvedBy::Config);
+        for d in datastores {
+            out.off(
+                &r,
+                format!("{}-datastore-{}-usage", p.id, d.name),
+                "usage",
+                ResolvedBy::Config,
+            );
+        }
+        return;
+    }
+    let offline = p.status == "offline"
+        || p.connection_health == "error"
+        || p.connection_health == "unhealthy";
+    // PBS reports CPU as a 0..1 fraction and memory as a percentage.
+    out.metric(&r, &th, "cpu", cpu_pct(p.cpu), None, offline);
+    let mem = (p.memory_total > 0).then(|| pct(p.memory)).flatten();
+    out.metric(&r, &th, "memory", mem, None, offline);
+    if cfg.disable_all_pbs_offline || th.disable_connectivity {
+        out.off(&r, offline_id, "offline", ResolvedBy::Config);
+    } else {
+        let message = if offline {
+            format!("PBS server '{}' is offline", p.name)
+        } else {
+            String::new()
+        };
+        out.condition(
+            &r,
+            offline_id,
+            "offline",
+            0.0,
+            offline.then_some(Level::Critical),
+            3,
+            message,
+        );
+    }
+    for d in datastores {
+        let dr = Arc::new(Resource {
+            id: format!("{}-datastore-{}", p.id, d.name),
+            name: format!("{}/{}", p.name, d.name),
+            node: p.name.clone(),
+            instance: p.name.clone(),
+            owner: owner.clone(),
+            resource_type: "PBS Datastore",
+            monitor_only: false,
+        });
+        let dov = cfg.overrides.get(&dr.id);
+        let th = ThresholdConfig {
+            usage: Some(dov.and_then(|o| o.usage).unwrap_or(cfg.storage_default)),
+            ..Default::default()
+        };
+        let id = format!("{}-usage", dr.id);
+        if dov.is_some_and(|o| o.disabled) {
+            out.off(&dr, id, "usage", ResolvedBy::Config);
+            continue;
+        }
+        let usage = (d.total > 0).then(|| pct(d.usage)).flatten();
+        out.metric(&dr, &th, "usage", usage, None, offline);
+    }
+    // Job results (backup, sync, verify, prune, garbage collection).
+    let jobs = [
+        ("backup", &p.backup_jobs),
+        ("sync", &p.sync_jobs),
+        ("verify", &p.verify_jobs),
+        ("prune", &p.prune_jobs),
+        ("garbage", &p.garbage_jobs),
+    ];
+    for (kind, list) in jobs {
+        for job in list.as_deref().unwrap_or(&[]) {
+            let Some(job_id) = job.get("id").and_then(|v| v.as_str()) else {
+                continue;
+            };
+            let status = job
+                .get("status")
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .trim();
+            let error = job
+                .get("error")
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .trim();
+            let ok_status = matches!(
+                status.to_ascii_lowercase().as_str(),
+                "" | "ok" | "success" | "running" | "queued" | "pending" | "unknown"
+            );
+            let failed = !ok_status || !error.is_empty();
+            let level = failed.then_some(if kind == "verify" {
+                // A failed verification means backup data may be corrupt.
+                Level::Critical
+            } else {
+                Level::Warning
+            });
+            let message = if failed {
+                let why = if error.is_empty() { status } else { error };
+                format!("PBS {}: {kind} job {job_id} failed: {why}", p.name)
+            } else {
+                String::new()
+            };
+            out.condition(
+                &r,
+                format!("pbs-job-{}-{kind}-{job_id}", p.id),
+                "pbs-job-failed",
+                0.0,
+                level,
+                1,
+                message,
+            );
+        }
+    }
+}
+
+fn pmg(out: &mut Out, cfg: &AlertConfig, p: &crate::model::PmgInstance) {
+    let r = Arc::new(Resource {
+        id: p.id.clone(),
+        name: p.name.clone(),
+        node: p.name.clone(),
+        instance: p.name.clone(),
+        owner: format!("pmg-{}", p.name),
+        resource_type: "PMG",
+        monitor_only: false,
+    });
+    let ov = cfg.overrides.get(&p.id);
+    let ids = [
+        ("queue-total", "queue-depth"),
+        ("queue-deferred", "queue-deferred"),
+        ("queue-hold", "queue-hold"),
+        ("oldest-message", "message-age"),
+        ("quarantine-spam", "quarantine-spam"),
+        ("quarantine-virus", "quarantine-virus"),
+    ];
+    let offline_id = format!("pmg-offline-{}", p.id);
+    if cfg.disable_all_pmg || ov.is_some_and(|o| o.disabled) {
+        for (suffix, kind) in ids {
+            out.off(&r, format!("{}-{suffix}", p.id), kind, ResolvedBy::Config);
+        }
+        out.off(&r, offline_id, "offline", ResolvedBy::Config);
+        return;
+    }
+    let offline = p.status == "offline"
+        || p.connection_health == "unhealthy"
+        || p.connection_health == "error";
+    if cfg.disable_all_pmg_offline || ov.is_some_and(|o| o.disable_connectivity) {
+        out.off(&r, offline_id.clone(), "offline", ResolvedBy::Config);
+    } else {
+        let message = if offline {
+            format!("Mail gateway '{}' is offline", p.name)
+        } else {
+            String::new()
+        };
+        out.condition(
+            &r,
+            offline_id,
+            "offline",
+            0.0,
+            offline.then_some(Level::Critical),
+            3,
+            message,
+        );
+    }
+    if offline {
+        for (suffix, kind) in ids {
+            out.push(&r, format!("{}-{suffix}", p.id), kind, 0.0, Rule::Hold);
+        }
+        return;
+    }
+    let t = &cfg.pmg_defaults;
+    let (mut total, mut deferred, mut hold, mut oldest) = (0u64, 0u64, 0u64, 0u64);
+    for q in p.nodes.iter().filter_map(|n| n.queue_status.as_ref()) {
+        total += q.total;
+        deferred += q.deferred;
+        hold += q.hold;
+        oldest = oldest.max(q.oldest_age);
+    }
+    let f = |v: i64| v as f64;
+    let id = |s: &str| format!("{}-{s}", p.id);
+    out.limits(
+        &r,
+        id("queue-total"),
+        "queue-depth",
+        total as f64,
+        f(t.queue_total_warning),
+        f(t.queue_total_critical),
+        "mail queue",
+        " messages",
+    );
+    out.limits(
+        &r,
+        id("queue-deferred"),
+        "queue-deferred",
+        deferred as f64,
+        f(t.deferred_queue_warn),
+        f(t.deferred_queue_critical),
+        "deferred queue",
+        " messages",
+    );
+    out.limits(
+        &r,
+        id("queue-hold"),
+        "queue-hold",
+        hold as f64,
+        f(t.hold_queue_warn),
+        f(t.hold_queue_critical),
+        "held queue",
+        " messages",
+    );
+    out.limits(
+        &r,
+        id("oldest-message"),
+        "message-age",
+        (oldest / 60) as f64,
+        f(t.oldest_message_warn_mins),
+        f(t.oldest_message_crit_mins),
+        "oldest queued message",
+        " min",
+    );
+    let (spam, virus) = p
+        .quarantine
+        .as_ref()
+        .map(|q| (q.spam as f64, q.virus as f64))
+        .unwrap_or((0.0, 0.0));
+    out.limits(
+        &r,
+        id("quarantine-spam"),
+        "quarantine-spam",
+        spam,
+        f(t.quarantine_spam_warn),
+        f(t.quarantine_spam_critical),
+        "spam quarantine",
+        " messages",
+    );
+    out.limits(
+        &r,
+        id("quarantine-virus"),
+        "quarantine-virus",
+        virus,
+        f(t.quarantine_virus_warn),
+        f(t.quarantine_virus_critical),
+        "virus quarantine",
+        " messages",
+    );
+}
+
+fn age_level(days: f64, warn: i64, crit: i64) -> Option<(Level, f64)> {
+    if crit > 0 && days >= crit as f64 {
+        Some((Level::Critical, crit as f64))
+    } else if warn > 0 && days >= warn as f64 {
+        Some((Level::Warning, warn as f64))
+    } else {
+        None
+    }
+}
+
+/// Newest backup per guest (PVE storage backups and PBS snapshots) older than the limits.
+/// Guests with no backup at all are not flagged: Pulse cannot tell "never backed up" from
+/// "backup storage not visible to Pulse".
+fn backup_age(out: &mut Out, cfg: &AlertConfig, ctx: &Ctx, state: &State) {
+    use std::collections::HashMap;
+    let mut newest: HashMap<(String, u32), i64> = HashMap::new();
+    for b in &state.pve_backups.storage_backups {
+        let e = newest.entry((b.instance.clone(), b.vmid)).or_insert(0);
+        *e = (*e).max(b.time);
+    }
+    let mut pbs_newest: HashMap<(&str, &str), i64> = HashMap::new();
+    for b in &state.pbs_backups {
+        if b.vmid == "0" {
+            continue;
+        }
+        let e = pbs_newest
+            .entry((b.backup_type.as_str(), b.vmid.as_str()))
+            .or_insert(0);
+        *e = (*e).max(b.backup_time);
+    }
+    let d = &cfg.backup_defaults;
+    for g in state.vms.iter().chain(state.containers.iter()) {
+        if g.template {
+            continue;
+        }
+        let rid = format!("{}-{}", g.instance, g.vmid);
+        if guest_override(cfg, &rid, g).is_some_and(|o| o.disabled) {
+            continue;
+        }
+        let vmid = g.vmid.to_string();
+        let pbs_type = if g.kind == "lxc" { "ct" } else { "vm" };
+        let last = newest
+            .get(&(g.instance.clone(), g.vmid))
+            .copied()
+            .unwrap_or(0)
+            .max(
+                pbs_newest
+                    .get(&(pbs_type, vmid.as_str()))
+                    .copied()
+                    .unwrap_or(0),
+            );
+        if last <= 0 {
+            continue;
+        }
+        let days = (ctx.now - last) as f64 / DAY_MS;
+        let hit = age_level(days, d.warning_days, d.critical_days);
+        let r = Arc::new(Resource {
+            id: rid.clone(),
+            name: g.name.clone(),
+            node: g.node.clone(),
+            instance: g.instance.clone(),
+            owner: g.instance.clone(),
+            resource_type: if g.kind == "lxc" { "Container" } else { "VM" },
+            monitor_only: false,
+        });
+        let message = match hit {
+            Some(_) => format!("Last backup of {} is {days:.1} days old", g.name),
+            None => String::new(),
+        };
+        out.push(
+            &r,
+            format!("backup-age-{rid}"),
+            "backup-age",
+            (days * 10.0).round() / 10.0,
+            Rule::Condition {
+                level: hit.map(|h| h.0),
+                confirmations: 1,
+                threshold: hit.map(|h| h.1).unwrap_or(0.0),
+                message,
+            },
+        );
+    }
+}
+
+fn snapshot_age(out: &mut Out, cfg: &AlertConfig, ctx: &Ctx, state: &State) {
+    let d = &cfg.snapshot_defaults;
+    for s in &state.pve_backups.guest_snapshots {
+        if s.time <= 0 {
+            continue;
+        }
+        let days = (ctx.now - s.time) as f64 / DAY_MS;
+        let mut hit = age_level(days, d.warning_days, d.critical_days);
+        let gib = s.size_bytes.map(|b| b as f64 / (MB * 1024.0));
+        if let Some(gib) = gib {
+            let by_size = match (d.warning_size_gib, d.critical_size_gib) {
+                (_, Some(c)) if c > 0.0 && gib >= c => Some((Level::Critical, c)),
+                (Some(w), _) if w > 0.0 && gib >= w => Some((Level::Warning, w)),
+                _ => None,
+            };
+            if by_size.map(|b| b.0) > hit.map(|h| h.0) {
+                hit = by_size;
+            }
+        }
+        let r = Arc::new(Resource {
+            id: format!("{}-{}", s.instance, s.vmid),
+            name: format!("{}@{}", s.vmid, s.name),
+            node: s.node.clone(),
+            instance: s.instance.clone(),
+            owner: s.instance.clone(),
+            resource_type: if s.kind == "lxc" { "Container" } else { "VM" },
+            monitor_only: false,
+        });
+        let message = match hit {
+            Some(_) => format!(
+                "Snapshot '{}' of guest {} is {days:.1} days old",
+                s.name, s.vmid
+            ),
+            None => String::new(),
+        };
+        out.push(
+            &r,
+            format!("snapshot-age-{}", s.id),
+            "snapshot-age",
+            (days * 10.0).round() / 10.0,
+            Rule::Condition {
+                level: hit.map(|h| h.0),
+                confirmations: 1,
+                threshold: hit.map(|h| h.1).unwrap_or(0.0),
+                message,
+            },
+        );
+    }
+}
