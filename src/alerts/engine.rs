@@ -116,16 +116,16 @@ impl Engine {
             };
             rules::observe(state, cfg, &ctx)
         };
+        let mut key = String::new();
         for g in state.vms.iter().chain(state.containers.iter()) {
             if g.status == "running" {
-                self.seen_running
-                    .insert(format!("{}-{}", g.instance, g.vmid));
+                use std::fmt::Write;
+                key.clear();
+                let _ = write!(key, "{}-{}", g.instance, g.vmid);
+                if !self.seen_running.contains(&key) {
+                    self.seen_running.insert(key.clone());
+                }
             }
-        }
-        let mut owners: HashSet<&str> =
-            state.connection_health.keys().map(|k| k.as_str()).collect();
-        for o in &obs {
-            owners.insert(o.resource.owner.as_str());
         }
         for o in &obs {
             self.observe(o, cfg, now, &mut ev);
@@ -133,15 +133,20 @@ impl Engine {
         // Alerts nothing observed any more: the resource is gone (deleted, or its instance
         // removed). Right after a restart, wait for a connection's first report.
         let tick = self.tick;
-        let gone: Vec<String> = self
-            .active
-            .values()
-            .filter(|t| t.seen != tick)
-            .filter(|t| owners.contains(t.owner.as_str()) || now - first >= STARTUP_HOLD_MS)
-            .map(|t| t.alert.id.clone())
-            .collect();
-        for id in gone {
-            self.resolve(&id, ResolvedBy::Gone, now, &mut ev);
+        if self.active.values().any(|t| t.seen != tick) {
+            let mut owners: HashSet<&str> =
+                state.connection_health.keys().map(|k| k.as_str()).collect();
+            owners.extend(obs.iter().map(|o| &*o.resource.owner));
+            let gone: Vec<String> = self
+                .active
+                .values()
+                .filter(|t| t.seen != tick)
+                .filter(|t| owners.contains(t.owner.as_str()) || now - first >= STARTUP_HOLD_MS)
+                .map(|t| t.alert.id.clone())
+                .collect();
+            for id in gone {
+                self.resolve(&id, ResolvedBy::Gone, now, &mut ev);
+            }
         }
         self.escalate(cfg, now, &mut ev);
         self.housekeeping(cfg, now, &mut ev);
@@ -160,7 +165,9 @@ impl Engine {
                 }
             }
             Rule::Off(by) => {
-                self.pending.remove(&o.id);
+                if !self.pending.is_empty() {
+                    self.pending.remove(&o.id);
+                }
                 if self.active.contains_key(&o.id) {
                     self.resolve(&o.id, *by, now, ev);
                 }
@@ -189,7 +196,9 @@ impl Engine {
                     meta.insert("metric".into(), o.kind.into());
                     self.raise(o, level, th.trigger, start, message, meta, cfg, now, ev);
                 } else {
-                    self.pending.remove(&o.id);
+                    if !self.pending.is_empty() {
+                        self.pending.remove(&o.id);
+                    }
                     if let Some(t) = self.active.get_mut(&o.id) {
                         if o.value <= clear {
                             self.resolve(&o.id, ResolvedBy::Recovered, now, ev);
@@ -209,7 +218,9 @@ impl Engine {
                 message,
             } => match level {
                 None => {
-                    self.pending.remove(&o.id);
+                    if !self.pending.is_empty() {
+                        self.pending.remove(&o.id);
+                    }
                     if self.active.contains_key(&o.id) {
                         self.resolve(&o.id, ResolvedBy::Recovered, now, ev);
                     }
@@ -296,9 +307,9 @@ impl Engine {
             kind: o.kind.to_string(),
             level,
             resource_id: o.resource.id.clone(),
-            resource_name: o.resource.name.clone(),
-            node: o.resource.node.clone(),
-            instance: o.resource.instance.clone(),
+            resource_name: o.resource.name.to_string(),
+            node: o.resource.node.to_string(),
+            instance: o.resource.instance.to_string(),
             message,
             value: o.value,
             threshold,
@@ -319,7 +330,7 @@ impl Engine {
             o.id.clone(),
             Tracked {
                 alert: alert.clone(),
-                owner: o.resource.owner.clone(),
+                owner: o.resource.owner.to_string(),
                 seen: self.tick,
             },
         );

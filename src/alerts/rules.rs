@@ -5,19 +5,20 @@
 use super::alert::{Level, ResolvedBy};
 use super::config::{AlertConfig, Hysteresis, ThresholdConfig};
 use crate::model::{Guest, State};
-use std::collections::HashSet;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// The resource an observation belongs to.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Resource {
+pub struct Resource<'a> {
     pub id: String,
-    pub name: String,
-    pub node: String,
-    pub instance: String,
+    pub name: Cow<'a, str>,
+    pub node: Cow<'a, str>,
+    pub instance: Cow<'a, str>,
     /// The connection the data comes from (a `connectionHealth` key): alerts of an owner that
     /// has not reported yet are kept, not resolved, right after a restart.
-    pub owner: String,
+    pub owner: Cow<'a, str>,
     /// `VM`, `Container`, `Node`, `Storage`, `PBS`, `PMG`, `Ceph`, …
     pub resource_type: &'static str,
     pub monitor_only: bool,
@@ -47,10 +48,10 @@ pub enum Rule {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Observation {
+pub struct Observation<'a> {
     pub id: String,
     pub kind: &'static str,
-    pub resource: Arc<Resource>,
+    pub resource: Arc<Resource<'a>>,
     pub value: f64,
     pub rule: Rule,
 }
@@ -86,11 +87,20 @@ fn cpu_pct(fraction: f64) -> Option<f64> {
 
 struct Out<'a> {
     cfg: &'a AlertConfig,
-    obs: Vec<Observation>,
+    obs: Vec<Observation<'a>>,
+    /// Grace delays per (resource type, metric), looked up once per tick.
+    grace: HashMap<(&'static str, &'static str), i64>,
 }
 
-impl Out<'_> {
-    fn push(&mut self, r: &Arc<Resource>, id: String, kind: &'static str, value: f64, rule: Rule) {
+impl<'a> Out<'a> {
+    fn push(
+        &mut self,
+        r: &Arc<Resource<'a>>,
+        id: String,
+        kind: &'static str,
+        value: f64,
+        rule: Rule,
+    ) {
         self.obs.push(Observation {
             id,
             kind,
@@ -103,7 +113,7 @@ impl Out<'_> {
     /// One hysteresis metric: `Off` when the threshold is missing or disabled.
     fn metric(
         &mut self,
-        r: &Arc<Resource>,
+        r: &Arc<Resource<'a>>,
         th: &ThresholdConfig,
         name: &'static str,
         value: Option<f64>,
@@ -114,11 +124,18 @@ impl Out<'_> {
         let rule = match th.metric(name) {
             _ if hold => Rule::Hold,
             Some(h) if h.enabled() => match value {
-                Some(_) => Rule::Threshold {
-                    th: h,
-                    grace_ms: self.cfg.grace_ms(r.resource_type, name),
-                    unit,
-                },
+                Some(_) => {
+                    let cfg = self.cfg;
+                    let grace_ms = *self
+                        .grace
+                        .entry((r.resource_type, name))
+                        .or_insert_with(|| cfg.grace_ms(r.resource_type, name));
+                    Rule::Threshold {
+                        th: h,
+                        grace_ms,
+                        unit,
+                    }
+                }
                 None => Rule::Off(ResolvedBy::Recovered),
             },
             _ => Rule::Off(ResolvedBy::Config),
@@ -126,14 +143,14 @@ impl Out<'_> {
         self.push(r, id, name, value.unwrap_or(0.0), rule);
     }
 
-    fn off(&mut self, r: &Arc<Resource>, id: String, kind: &'static str, by: ResolvedBy) {
+    fn off(&mut self, r: &Arc<Resource<'a>>, id: String, kind: &'static str, by: ResolvedBy) {
         self.push(r, id, kind, 0.0, Rule::Off(by));
     }
 
     #[allow(clippy::too_many_arguments)]
     fn condition(
         &mut self,
-        r: &Arc<Resource>,
+        r: &Arc<Resource<'a>>,
         id: String,
         kind: &'static str,
         value: f64,
@@ -159,7 +176,7 @@ impl Out<'_> {
     #[allow(clippy::too_many_arguments)]
     fn limits(
         &mut self,
-        r: &Arc<Resource>,
+        r: &Arc<Resource<'a>>,
         id: String,
         kind: &'static str,
         value: f64,
@@ -211,10 +228,11 @@ const GUEST_METRICS: [&str; 7] = [
 ];
 
 /// Every observation for this tick.
-pub fn observe(state: &State, cfg: &AlertConfig, ctx: &Ctx) -> Vec<Observation> {
+pub fn observe<'a>(state: &'a State, cfg: &'a AlertConfig, ctx: &Ctx) -> Vec<Observation<'a>> {
     let mut out = Out {
         cfg,
         obs: Vec::with_capacity((state.vms.len() + state.containers.len()) * 9 + 64),
+        grace: HashMap::new(),
     };
     let unhealthy = |owner: &str| state.connection_health.get(owner) == Some(&false);
     let backups_running: HashSet<(&str, u32)> = state
@@ -261,17 +279,20 @@ pub fn observe(state: &State, cfg: &AlertConfig, ctx: &Ctx) -> Vec<Observation> 
 
 /// The override for a guest: by its alert id, else by the legacy keys.
 fn guest_override<'a>(cfg: &'a AlertConfig, rid: &str, g: &Guest) -> Option<&'a ThresholdConfig> {
+    if cfg.overrides.is_empty() {
+        return None;
+    }
     cfg.overrides
         .get(rid)
         .or_else(|| cfg.overrides.get(&g.id))
         .or_else(|| cfg.overrides.get(&format!("{}-{}", g.node, g.vmid)))
 }
 
-fn guest(
-    out: &mut Out,
+fn guest<'a>(
+    out: &mut Out<'a>,
     cfg: &AlertConfig,
     ctx: &Ctx,
-    g: &Guest,
+    g: &'a Guest,
     stale: bool,
     backups_running: &HashSet<(&str, u32)>,
 ) {
@@ -283,17 +304,19 @@ fn guest(
     let rid = format!("{}-{}", g.instance, g.vmid);
     let r = Arc::new(Resource {
         id: rid.clone(),
-        name: g.name.clone(),
-        node: g.node.clone(),
-        instance: g.instance.clone(),
-        owner: g.instance.clone(),
+        name: Cow::Borrowed(&g.name),
+        node: Cow::Borrowed(&g.node),
+        instance: Cow::Borrowed(&g.instance),
+        owner: Cow::Borrowed(&g.instance),
         resource_type: if g.kind == "lxc" { "Container" } else { "VM" },
         monitor_only: has("pulse-monitor-only"),
     });
     let ov = guest_override(cfg, &rid, g);
-    let mut th = match ov {
-        Some(o) => o.merged_over(&cfg.guest_defaults),
-        None => cfg.guest_defaults.clone(),
+    let relaxed = has("pulse-relaxed");
+    // Borrowed in the common case (no override, no tag): nothing to copy per guest.
+    let mut th: Cow<ThresholdConfig> = match ov {
+        Some(o) => Cow::Owned(o.merged_over(&cfg.guest_defaults)),
+        None => Cow::Borrowed(&cfg.guest_defaults),
     };
     let powered_off_id = format!("guest-powered-off-{rid}");
     if cfg.disable_all_guests || th.disabled || has("pulse-no-alerts") {
@@ -303,7 +326,8 @@ fn guest(
         out.off(&r, powered_off_id, "powered-off", ResolvedBy::Config);
         return;
     }
-    if has("pulse-relaxed") {
+    if relaxed {
+        let th = th.to_mut();
         for (m, min) in [("cpu", 95.0), ("memory", 92.0), ("disk", 95.0)] {
             let slot = match m {
                 "cpu" => &mut th.cpu,
@@ -416,17 +440,17 @@ fn guest(
     out.condition(&r, powered_off_id, "powered-off", 0.0, level, 2, message);
 }
 
-fn node(out: &mut Out, cfg: &AlertConfig, n: &crate::model::Node) {
+fn node<'a>(out: &mut Out<'a>, cfg: &AlertConfig, n: &'a crate::model::Node) {
     let r = Arc::new(Resource {
         id: n.id.clone(),
-        name: if n.display_name.is_empty() {
-            n.name.clone()
+        name: Cow::Borrowed(if n.display_name.is_empty() {
+            &n.name
         } else {
-            n.display_name.clone()
-        },
-        node: n.name.clone(),
-        instance: n.instance.clone(),
-        owner: n.instance.clone(),
+            &n.display_name
+        }),
+        node: Cow::Borrowed(&n.name),
+        instance: Cow::Borrowed(&n.instance),
+        owner: Cow::Borrowed(&n.instance),
         resource_type: "Node",
         monitor_only: false,
     });
@@ -489,13 +513,13 @@ fn node(out: &mut Out, cfg: &AlertConfig, n: &crate::model::Node) {
     }
 }
 
-fn storage(out: &mut Out, cfg: &AlertConfig, s: &crate::model::Storage, stale: bool) {
+fn storage<'a>(out: &mut Out<'a>, cfg: &AlertConfig, s: &'a crate::model::Storage, stale: bool) {
     let r = Arc::new(Resource {
         id: s.id.clone(),
-        name: s.name.clone(),
-        node: s.node.clone(),
-        instance: s.instance.clone(),
-        owner: s.instance.clone(),
+        name: Cow::Borrowed(&s.name),
+        node: Cow::Borrowed(&s.node),
+        instance: Cow::Borrowed(&s.instance),
+        owner: Cow::Borrowed(&s.instance),
         resource_type: "Storage",
         monitor_only: false,
     });
@@ -534,17 +558,13 @@ fn storage(out: &mut Out, cfg: &AlertConfig, s: &crate::model::Storage, stale: b
     );
 }
 
-fn ceph(out: &mut Out, cfg: &AlertConfig, c: &crate::model::CephCluster, stale: bool) {
+fn ceph<'a>(out: &mut Out<'a>, cfg: &AlertConfig, c: &'a crate::model::CephCluster, stale: bool) {
     let r = Arc::new(Resource {
         id: c.id.clone(),
-        name: if c.name.is_empty() {
-            "Ceph".into()
-        } else {
-            c.name.clone()
-        },
-        node: String::new(),
-        instance: c.instance.clone(),
-        owner: c.instance.clone(),
+        name: Cow::Borrowed(if c.name.is_empty() { "Ceph" } else { &c.name }),
+        node: Cow::Borrowed(""),
+        instance: Cow::Borrowed(&c.instance),
+        owner: Cow::Borrowed(&c.instance),
         resource_type: "Ceph",
         monitor_only: false,
     });
@@ -584,14 +604,14 @@ fn ceph(out: &mut Out, cfg: &AlertConfig, c: &crate::model::CephCluster, stale: 
     out.condition(&r, health_id, "ceph-health", 0.0, level, 2, message);
 }
 
-fn pbs(out: &mut Out, cfg: &AlertConfig, p: &crate::model::PbsInstance) {
+fn pbs<'a>(out: &mut Out<'a>, cfg: &AlertConfig, p: &'a crate::model::PbsInstance) {
     let owner = format!("pbs-{}", p.name);
     let r = Arc::new(Resource {
         id: p.id.clone(),
-        name: p.name.clone(),
-        node: p.name.clone(),
-        instance: p.name.clone(),
-        owner: owner.clone(),
+        name: Cow::Borrowed(&p.name),
+        node: Cow::Borrowed(&p.name),
+        instance: Cow::Borrowed(&p.name),
+        owner: Cow::Owned(owner.clone()),
         resource_type: "PBS",
         monitor_only: false,
     });
@@ -645,10 +665,10 @@ fn pbs(out: &mut Out, cfg: &AlertConfig, p: &crate::model::PbsInstance) {
     for d in datastores {
         let dr = Arc::new(Resource {
             id: format!("{}-datastore-{}", p.id, d.name),
-            name: format!("{}/{}", p.name, d.name),
-            node: p.name.clone(),
-            instance: p.name.clone(),
-            owner: owner.clone(),
+            name: Cow::Owned(format!("{}/{}", p.name, d.name)),
+            node: Cow::Borrowed(&p.name),
+            instance: Cow::Borrowed(&p.name),
+            owner: Cow::Owned(owner.clone()),
             resource_type: "PBS Datastore",
             monitor_only: false,
         });
@@ -718,13 +738,13 @@ fn pbs(out: &mut Out, cfg: &AlertConfig, p: &crate::model::PbsInstance) {
     }
 }
 
-fn pmg(out: &mut Out, cfg: &AlertConfig, p: &crate::model::PmgInstance) {
+fn pmg<'a>(out: &mut Out<'a>, cfg: &AlertConfig, p: &'a crate::model::PmgInstance) {
     let r = Arc::new(Resource {
         id: p.id.clone(),
-        name: p.name.clone(),
-        node: p.name.clone(),
-        instance: p.name.clone(),
-        owner: format!("pmg-{}", p.name),
+        name: Cow::Borrowed(&p.name),
+        node: Cow::Borrowed(&p.name),
+        instance: Cow::Borrowed(&p.name),
+        owner: Cow::Owned(format!("pmg-{}", p.name)),
         resource_type: "PMG",
         monitor_only: false,
     });
@@ -862,7 +882,7 @@ fn age_level(days: f64, warn: i64, crit: i64) -> Option<(Level, f64)> {
 /// Newest backup per guest (PVE storage backups and PBS snapshots) older than the limits.
 /// Guests with no backup at all are not flagged: Pulse cannot tell "never backed up" from
 /// "backup storage not visible to Pulse".
-fn backup_age(out: &mut Out, cfg: &AlertConfig, ctx: &Ctx, state: &State) {
+fn backup_age<'a>(out: &mut Out<'a>, cfg: &AlertConfig, ctx: &Ctx, state: &'a State) {
     use std::collections::HashMap;
     let mut newest: HashMap<(String, u32), i64> = HashMap::new();
     for b in &state.pve_backups.storage_backups {
@@ -907,10 +927,10 @@ fn backup_age(out: &mut Out, cfg: &AlertConfig, ctx: &Ctx, state: &State) {
         let hit = age_level(days, d.warning_days, d.critical_days);
         let r = Arc::new(Resource {
             id: rid.clone(),
-            name: g.name.clone(),
-            node: g.node.clone(),
-            instance: g.instance.clone(),
-            owner: g.instance.clone(),
+            name: Cow::Borrowed(&g.name),
+            node: Cow::Borrowed(&g.node),
+            instance: Cow::Borrowed(&g.instance),
+            owner: Cow::Borrowed(&g.instance),
             resource_type: if g.kind == "lxc" { "Container" } else { "VM" },
             monitor_only: false,
         });
@@ -933,7 +953,7 @@ fn backup_age(out: &mut Out, cfg: &AlertConfig, ctx: &Ctx, state: &State) {
     }
 }
 
-fn snapshot_age(out: &mut Out, cfg: &AlertConfig, ctx: &Ctx, state: &State) {
+fn snapshot_age<'a>(out: &mut Out<'a>, cfg: &AlertConfig, ctx: &Ctx, state: &'a State) {
     let d = &cfg.snapshot_defaults;
     for s in &state.pve_backups.guest_snapshots {
         if s.time <= 0 {
@@ -954,10 +974,10 @@ fn snapshot_age(out: &mut Out, cfg: &AlertConfig, ctx: &Ctx, state: &State) {
         }
         let r = Arc::new(Resource {
             id: format!("{}-{}", s.instance, s.vmid),
-            name: format!("{}@{}", s.vmid, s.name),
-            node: s.node.clone(),
-            instance: s.instance.clone(),
-            owner: s.instance.clone(),
+            name: Cow::Owned(format!("{}@{}", s.vmid, s.name)),
+            node: Cow::Borrowed(&s.node),
+            instance: Cow::Borrowed(&s.instance),
+            owner: Cow::Borrowed(&s.instance),
             resource_type: if s.kind == "lxc" { "Container" } else { "VM" },
             monitor_only: false,
         });
