@@ -180,7 +180,7 @@ impl Engine {
                     Level::Warning
                 };
                 if o.value >= th.trigger {
-                    let message = metric_message(&o.resource, o.kind, o.value, *unit);
+                    let message = observation_message(o, *unit);
                     if self.active.contains_key(&o.id) {
                         self.update(o, level, message, now, cfg, ev);
                         return;
@@ -194,6 +194,26 @@ impl Engine {
                         meta.insert("unit".into(), (*u).into());
                     }
                     meta.insert("metric".into(), o.kind.into());
+                    if let Some(d) = &o.disk {
+                        let disk = d.disk;
+                        meta.insert("diskIndex".into(), d.index.into());
+                        meta.insert("label".into(), d.label.clone().into());
+                        meta.insert(
+                            "mountpoint".into(),
+                            disk.mountpoint.clone().unwrap_or_default().into(),
+                        );
+                        meta.insert(
+                            "device".into(),
+                            disk.device.clone().unwrap_or_default().into(),
+                        );
+                        meta.insert(
+                            "diskType".into(),
+                            disk.kind.clone().unwrap_or_default().into(),
+                        );
+                        meta.insert("totalBytes".into(), disk.total.into());
+                        meta.insert("usedBytes".into(), disk.used.into());
+                        meta.insert("freeBytes".into(), disk.free.into());
+                    }
                     self.raise(o, level, th.trigger, start, message, meta, cfg, now, ev);
                 } else {
                     if !self.pending.is_empty() {
@@ -206,7 +226,7 @@ impl Engine {
                             // Between clear and trigger: still active, show the current value.
                             t.alert.value = o.value;
                             t.alert.last_seen = now;
-                            t.alert.message = metric_message(&o.resource, o.kind, o.value, *unit);
+                            t.alert.message = observation_message(o, *unit);
                         }
                     }
                 }
@@ -631,6 +651,16 @@ fn base_metadata(r: &Resource) -> serde_json::Map<String, serde_json::Value> {
     let mut m = serde_json::Map::new();
     m.insert("resourceType".into(), r.resource_type.into());
     m
+}
+
+fn observation_message(o: &Observation, unit: Option<&str>) -> String {
+    match &o.disk {
+        Some(d) => format!(
+            "{} disk ({}) at {:.1}%",
+            o.resource.resource_type, d.label, o.value
+        ),
+        None => metric_message(&o.resource, o.kind, o.value, unit),
+    }
 }
 
 fn metric_message(r: &Resource, kind: &str, value: f64, unit: Option<&str>) -> String {

@@ -54,6 +54,37 @@ pub struct Observation<'a> {
     pub resource: Arc<Resource<'a>>,
     pub value: f64,
     pub rule: Rule,
+    /// One filesystem of a guest, for per-disk alerts.
+    pub disk: Option<GuestDisk<'a>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GuestDisk<'a> {
+    pub index: usize,
+    pub label: String,
+    pub disk: &'a crate::model::Disk,
+}
+
+/// The id part for one guest filesystem: its mountpoint (`/` → `root`), else device, else
+/// `disk-N`; lower-case, runs of anything but `[a-z0-9.]` become `-`.
+pub fn disk_key(label: &str, index: usize) -> String {
+    if label == "/" {
+        return "root".into();
+    }
+    let mut out = String::with_capacity(label.len());
+    for c in label.to_lowercase().chars() {
+        if c.is_ascii_alphanumeric() || c == '.' {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let trimmed = out.trim_matches(|c| c == '-' || c == '.');
+    if trimmed.is_empty() {
+        format!("disk-{index}")
+    } else {
+        trimmed.to_string()
+    }
 }
 
 /// What the rules may know besides the state.
@@ -107,6 +138,7 @@ impl<'a> Out<'a> {
             resource: r.clone(),
             value,
             rule,
+            disk: None,
         });
     }
 
@@ -365,7 +397,43 @@ fn guest<'a>(
         let io = |b: u64| Some(b as f64 / MB);
         out.metric(&r, &th, "cpu", cpu_pct(g.cpu), None, stale || backup);
         out.metric(&r, &th, "memory", mem, None, stale);
-        out.metric(&r, &th, "disk", disk, None, stale);
+        // Per-filesystem usage when the guest reports it (agent / container mounts): a full
+        // `/var` matters even when the total looks fine. Otherwise the aggregate figure.
+        let mounts: Vec<(usize, &crate::model::Disk)> = g
+            .disks
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.total > 0 && d.usage >= 0.0)
+            .collect();
+        if mounts.is_empty() {
+            out.metric(&r, &th, "disk", disk, None, stale);
+        } else {
+            out.off(&r, format!("{rid}-disk"), "disk", ResolvedBy::Recovered);
+            for (i, d) in mounts {
+                let mp = d.mountpoint.as_deref().filter(|m| !m.is_empty());
+                let dev = d.device.as_deref().filter(|m| !m.is_empty());
+                let label = mp
+                    .or(dev)
+                    .map(str::to_string)
+                    .unwrap_or(format!("Disk {i}"));
+                let mut key = disk_key(&label, i);
+                if let (Some(m), Some(dv)) = (mp, dev)
+                    && m != dv
+                {
+                    key = format!("{key}-{}", disk_key(dv, i));
+                }
+                let before = out.obs.len();
+                out.metric(&r, &th, "disk", pct(d.usage), None, stale);
+                if let Some(o) = out.obs.get_mut(before) {
+                    o.id = format!("{rid}-disk-{key}");
+                    o.disk = Some(GuestDisk {
+                        index: i,
+                        label,
+                        disk: d,
+                    });
+                }
+            }
+        }
         out.metric(
             &r,
             &th,

@@ -738,3 +738,47 @@ fn bench_10k_guests() {
     let per = start.elapsed() / n as u32;
     println!("10,000 guests x 7 metrics: {per:?} per tick");
 }
+
+#[test]
+fn per_filesystem_disk_alerts() {
+    let mut c = cfg();
+    c.time_thresholds.insert("guest".into(), 0);
+    let mut g = guest(101, 0.1, 10.0);
+    let fs = |mp: &str, dev: &str, usage: f64| Disk {
+        total: 100,
+        used: usage as u64,
+        free: 100 - usage as u64,
+        usage,
+        mountpoint: Some(mp.into()),
+        kind: Some("ext4".into()),
+        device: Some(dev.into()),
+    };
+    g.disk = Some(fs("", "", 40.0));
+    g.disks = vec![
+        fs("/", "/dev/sda1", 50.0),
+        fs("/var/Log Data", "/dev/sdb1", 96.0),
+    ];
+    let mut e = Engine::default();
+    let ev = e.evaluate(&state(vec![g.clone()]), &c, T0);
+    assert_eq!(
+        raised(&ev),
+        vec![(
+            "pve-101-disk-var-log-data-dev-sdb1".into(),
+            Level::Warning,
+            true
+        )]
+    );
+    let a = e.get("pve-101-disk-var-log-data-dev-sdb1").unwrap();
+    assert_eq!(a.message, "VM disk (/var/Log Data) at 96.0%");
+    assert_eq!(a.metadata["mountpoint"], "/var/Log Data");
+    assert_eq!(a.metadata["diskIndex"], 1);
+    assert_eq!(a.metadata["totalBytes"], 100);
+    assert_eq!(super::rules::disk_key("/", 0), "root");
+    assert_eq!(super::rules::disk_key("--", 3), "disk-3");
+    // Without per-filesystem data the aggregate applies.
+    g.disks.clear();
+    g.disk = Some(fs("", "", 93.0));
+    let ev = e.evaluate(&state(vec![g]), &c, T0 + 10 * SEC);
+    assert_eq!(raised(&ev)[0].0, "pve-101-disk");
+    assert_eq!(resolved(&ev)[0].0, "pve-101-disk-var-log-data-dev-sdb1");
+}
