@@ -54,6 +54,9 @@ pub struct Engine {
     seen_running: HashSet<String>,
     first_tick: Option<i64>,
     tick: u64,
+    /// Set while re-evaluating after a config change: alerts may update and resolve, but a
+    /// config save is not a poll, so it neither counts as a confirmation nor raises.
+    reeval: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -91,6 +94,15 @@ impl Engine {
 
     pub fn tracked(&self) -> impl Iterator<Item = &Tracked> {
         self.active.values()
+    }
+
+    /// Applies a new configuration to the last state at once (§5.9): switched-off checks and
+    /// values now below their clear level resolve; new alerts wait for the next poll.
+    pub fn reevaluate(&mut self, state: &State, cfg: &AlertConfig, now: i64) -> Vec<AlertEvent> {
+        self.reeval = true;
+        let ev = self.evaluate(state, cfg, now);
+        self.reeval = false;
+        ev
     }
 
     /// Evaluates one tick.
@@ -277,6 +289,12 @@ impl Engine {
     /// `confirmations` times in a row.
     fn confirm(&mut self, id: &str, now: i64, grace_ms: i64, confirmations: u32) -> Option<i64> {
         let tick = self.tick;
+        if self.reeval {
+            if let Some(p) = self.pending.get_mut(id) {
+                p.tick = tick;
+            }
+            return None;
+        }
         let p = self.pending.entry(id.to_string()).or_insert(Pending {
             since: now,
             count: 0,

@@ -42,6 +42,14 @@ pub fn load_active(store: &Store) -> Result<Vec<Tracked>, StoreError> {
     Ok(out)
 }
 
+/// The part of a history row needed to find an alert's open entry.
+#[derive(serde::Deserialize)]
+struct IdOnly {
+    id: String,
+    #[serde(rename = "resolvedTime", default)]
+    resolved_time: Option<serde::de::IgnoredAny>,
+}
+
 /// What one tick (or one user action) changes on disk.
 #[derive(Debug, Default)]
 pub struct Changes {
@@ -82,8 +90,15 @@ pub fn apply(store: &Store, c: &Changes, now: i64) -> Result<(), StoreError> {
                 .map_err(StoreError::db)?;
         }
         let mut hist = tx.open_table(ALERT_HISTORY).map_err(StoreError::db)?;
-        for (id, at) in &c.history_resolve {
-            let mut hit: Option<(u64, Alert)> = None;
+        if !c.history_resolve.is_empty() {
+            // One backwards pass for all resolutions; rows are read as just `id` and
+            // `resolvedTime` until one matches.
+            let mut want: std::collections::HashMap<&str, i64> = c
+                .history_resolve
+                .iter()
+                .map(|(id, at)| (id.as_str(), *at))
+                .collect();
+            let mut hits: Vec<(u64, i64)> = Vec::new();
             for row in hist
                 .iter()
                 .map_err(StoreError::db)?
@@ -91,19 +106,31 @@ pub fn apply(store: &Store, c: &Changes, now: i64) -> Result<(), StoreError> {
                 .take(RESOLVE_SCAN)
             {
                 let (k, v) = row.map_err(StoreError::db)?;
-                if let Ok(a) = serde_json::from_str::<Alert>(v.value())
-                    && a.id == *id
+                let Ok(head) = serde_json::from_str::<IdOnly>(v.value()) else {
+                    continue;
+                };
+                if let Some(at) = want.remove(head.id.as_str())
+                    && head.resolved_time.is_none()
                 {
-                    if a.resolved_time.is_none() {
-                        hit = Some((k.value(), a));
-                    }
+                    hits.push((k.value(), at));
+                }
+                if want.is_empty() {
                     break;
                 }
             }
-            if let Some((k, mut a)) = hit {
-                a.resolved_time = Some(*at);
-                if let Ok(json) = serde_json::to_string(&a) {
-                    hist.insert(k, json.as_str()).map_err(StoreError::db)?;
+            for (k, at) in hits {
+                let Some(json) = hist
+                    .get(k)
+                    .map_err(StoreError::db)?
+                    .map(|v| v.value().to_string())
+                else {
+                    continue;
+                };
+                if let Ok(mut a) = serde_json::from_str::<Alert>(&json) {
+                    a.resolved_time = Some(at);
+                    if let Ok(json) = serde_json::to_string(&a) {
+                        hist.insert(k, json.as_str()).map_err(StoreError::db)?;
+                    }
                 }
             }
         }

@@ -220,7 +220,7 @@ impl Alerts {
         svc.config = cfg.clone();
         let state = svc.last_state.clone();
         let Service { engine, config, .. } = &mut *svc;
-        let events = engine.evaluate(&state, config, now);
+        let events = engine.reevaluate(&state, config, now);
         self.commit(svc, store, &events, now);
         self.republish(svc, cell);
         Ok(cfg)

@@ -782,3 +782,30 @@ fn per_filesystem_disk_alerts() {
     assert_eq!(raised(&ev)[0].0, "pve-101-disk");
     assert_eq!(resolved(&ev)[0].0, "pve-101-disk-var-log-data-dev-sdb1");
 }
+
+#[test]
+fn config_reevaluation_resolves_but_never_counts_as_a_poll() {
+    let c = cfg();
+    let mut e = Engine::default();
+    let off = State {
+        nodes: vec![node("n1", "offline", "error")],
+        ..Default::default()
+    };
+    e.evaluate(&off, &c, T0);
+    e.evaluate(&off, &c, T0 + 10 * SEC);
+    // Two config saves in a row: no third "confirmation".
+    assert!(raised(&e.reevaluate(&off, &c, T0 + 11 * SEC)).is_empty());
+    assert!(raised(&e.reevaluate(&off, &c, T0 + 12 * SEC)).is_empty());
+    // The real third poll raises, with the start of the first detection.
+    let ev = e.evaluate(&off, &c, T0 + 20 * SEC);
+    assert_eq!(raised(&ev)[0].0, "node-offline-pve-n1");
+    assert_eq!(e.get("node-offline-pve-n1").unwrap().start_time, T0);
+    // Switching the family off resolves at once.
+    let mut c2 = c.clone();
+    c2.disable_all_nodes_offline = true;
+    let ev = e.reevaluate(&off, &c2, T0 + 21 * SEC);
+    assert_eq!(
+        resolved(&ev),
+        vec![("node-offline-pve-n1".into(), ResolvedBy::Config)]
+    );
+}
