@@ -294,6 +294,9 @@ pub fn observe<'a>(state: &'a State, cfg: &'a AlertConfig, ctx: &Ctx) -> Vec<Obs
     for c in &state.ceph_clusters {
         ceph(&mut out, cfg, c, unhealthy(&c.instance));
     }
+    for d in &state.physical_disks {
+        physical_disk(&mut out, cfg, d, unhealthy(&d.instance));
+    }
     for p in &state.pbs {
         pbs(&mut out, cfg, p);
     }
@@ -622,6 +625,88 @@ fn storage<'a>(out: &mut Out<'a>, cfg: &AlertConfig, s: &'a crate::model::Storag
         0.0,
         offline.then_some(Level::Warning),
         2,
+        message,
+    );
+}
+
+/// SMART health and SSD wear of node disks.
+fn physical_disk<'a>(
+    out: &mut Out<'a>,
+    cfg: &AlertConfig,
+    d: &'a crate::model::PhysicalDisk,
+    stale: bool,
+) {
+    let r = Arc::new(Resource {
+        id: d.id.clone(),
+        name: Cow::Borrowed(if d.model.is_empty() {
+            &d.dev_path
+        } else {
+            &d.model
+        }),
+        node: Cow::Borrowed(&d.node),
+        instance: Cow::Borrowed(&d.instance),
+        owner: Cow::Borrowed(&d.instance),
+        resource_type: "Disk",
+        monitor_only: false,
+    });
+    let key = format!("{}-{}-{}", d.instance, d.node, d.dev_path);
+    let health_id = format!("disk-health-{key}");
+    let wear_id = format!("disk-wearout-{key}");
+    if cfg.disable_all_storage || cfg.overrides.get(&d.id).is_some_and(|o| o.disabled) {
+        out.off(&r, health_id, "disk-health", ResolvedBy::Config);
+        out.off(&r, wear_id, "disk-wearout", ResolvedBy::Config);
+        return;
+    }
+    if stale {
+        out.push(&r, health_id, "disk-health", 0.0, Rule::Hold);
+        out.push(&r, wear_id, "disk-wearout", 0.0, Rule::Hold);
+        return;
+    }
+    let health = d.health.trim().to_ascii_uppercase();
+    let model = d.model.to_ascii_uppercase();
+    // These models report a spurious SMART status through PVE.
+    let unreliable = [
+        "SAMSUNG SSD 980",
+        "SAMSUNG 980",
+        "SAMSUNG SSD 990",
+        "SAMSUNG 990",
+    ]
+    .iter()
+    .any(|m| model.contains(m));
+    let failed = !unreliable && !matches!(health.as_str(), "" | "UNKNOWN" | "PASSED" | "OK");
+    let message = if failed {
+        format!(
+            "Disk {} ({}) on node {} reports SMART health {}",
+            d.dev_path, d.model, d.node, health
+        )
+    } else {
+        String::new()
+    };
+    out.condition(
+        &r,
+        health_id,
+        "disk-health",
+        0.0,
+        failed.then_some(Level::Critical),
+        1,
+        message,
+    );
+    let worn = d.wearout > 0 && d.wearout < 10;
+    let message = if worn {
+        format!(
+            "Disk {} ({}) on node {} has {}% life left",
+            d.dev_path, d.model, d.node, d.wearout
+        )
+    } else {
+        String::new()
+    };
+    out.condition(
+        &r,
+        wear_id,
+        "disk-wearout",
+        d.wearout as f64,
+        worn.then_some(Level::Warning),
+        1,
         message,
     );
 }

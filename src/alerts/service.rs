@@ -328,6 +328,7 @@ fn known_resources(svc: &Service) -> HashSet<String> {
     k.extend(s.nodes.iter().map(|n| n.id.clone()));
     k.extend(s.storage.iter().map(|x| x.id.clone()));
     k.extend(s.ceph_clusters.iter().map(|x| x.id.clone()));
+    k.extend(s.physical_disks.iter().map(|x| x.id.clone()));
     for p in &s.pbs {
         k.insert(p.id.clone());
         for d in p.datastores.as_deref().unwrap_or(&[]) {

@@ -809,3 +809,38 @@ fn config_reevaluation_resolves_but_never_counts_as_a_poll() {
         vec![("node-offline-pve-n1".into(), ResolvedBy::Config)]
     );
 }
+
+#[test]
+fn smart_health_and_wearout() {
+    let c = cfg();
+    let disk = |dev: &str, model: &str, health: &str, wear: i32| PhysicalDisk {
+        id: format!("pve-n1-{}", dev.replace('/', "-")),
+        node: "n1".into(),
+        instance: "pve".into(),
+        dev_path: dev.into(),
+        model: model.into(),
+        health: health.into(),
+        wearout: wear,
+        ..Default::default()
+    };
+    let s = State {
+        physical_disks: vec![
+            disk("/dev/sda", "WDC", "FAILED", 100),
+            disk("/dev/sdb", "Samsung SSD 980 PRO", "FAILED", 100),
+            disk("/dev/nvme0n1", "Intel", "PASSED", 5),
+            disk("/dev/sdc", "Seagate", "unknown", -1),
+        ],
+        ..Default::default()
+    };
+    let mut e = Engine::default();
+    e.evaluate(&s, &c, T0);
+    let mut ids: Vec<_> = e.active().map(|a| (a.id.clone(), a.level)).collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        vec![
+            ("disk-health-pve-n1-/dev/sda".into(), Level::Critical),
+            ("disk-wearout-pve-n1-/dev/nvme0n1".into(), Level::Warning),
+        ]
+    );
+}
