@@ -28,11 +28,12 @@ pub struct Tracked {
     seen: u64,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Pending {
     since: i64,
     count: u32,
     tick: u64,
+    resource_id: String,
 }
 
 /// Everything the engine remembers between ticks. Only `active` is durable; the rest is
@@ -118,6 +119,12 @@ impl Engine {
             self.pending.clear();
             return ev;
         }
+        let touched: HashSet<String> = self
+            .active
+            .values()
+            .map(|t| t.alert.resource_id.clone())
+            .chain(self.pending.values().map(|p| p.resource_id.clone()))
+            .collect();
         let obs = {
             let active = &self.active;
             let is_active = |id: &str| active.contains_key(id);
@@ -125,6 +132,7 @@ impl Engine {
                 now,
                 seen_running: &self.seen_running,
                 is_active: &is_active,
+                touched: &touched,
             };
             rules::observe(state, cfg, &ctx)
         };
@@ -197,7 +205,7 @@ impl Engine {
                         self.update(o, level, message, now, cfg, ev);
                         return;
                     }
-                    let Some(start) = self.confirm(&o.id, now, *grace_ms, 1) else {
+                    let Some(start) = self.confirm(o, now, *grace_ms, 1) else {
                         return;
                     };
                     let mut meta = base_metadata(&o.resource);
@@ -265,7 +273,7 @@ impl Engine {
                         }
                         return;
                     }
-                    let Some(start) = self.confirm(&o.id, now, 0, *confirmations) else {
+                    let Some(start) = self.confirm(o, now, 0, *confirmations) else {
                         return;
                     };
                     let meta = base_metadata(&o.resource);
@@ -287,7 +295,14 @@ impl Engine {
 
     /// Records a breach; returns the start time once it has lasted `grace_ms` and been seen
     /// `confirmations` times in a row.
-    fn confirm(&mut self, id: &str, now: i64, grace_ms: i64, confirmations: u32) -> Option<i64> {
+    fn confirm(
+        &mut self,
+        o: &Observation,
+        now: i64,
+        grace_ms: i64,
+        confirmations: u32,
+    ) -> Option<i64> {
+        let id = o.id.as_str();
         let tick = self.tick;
         if self.reeval {
             if let Some(p) = self.pending.get_mut(id) {
@@ -295,11 +310,15 @@ impl Engine {
             }
             return None;
         }
-        let p = self.pending.entry(id.to_string()).or_insert(Pending {
-            since: now,
-            count: 0,
-            tick,
-        });
+        let p = self
+            .pending
+            .entry(id.to_string())
+            .or_insert_with(|| Pending {
+                since: now,
+                count: 0,
+                tick,
+                resource_id: o.resource.id.clone(),
+            });
         p.count += 1;
         p.tick = tick;
         if now - p.since < grace_ms || p.count < confirmations.max(1) {
@@ -392,18 +411,25 @@ impl Engine {
         t.alert.value = o.value;
         t.alert.last_seen = now;
         t.alert.message = message;
-        let mut alert = t.alert.clone();
+        // The common case — still going on, nothing to announce — touches nothing else.
+        let deferred = !rose && {
+            let a = &self.active[&o.id].alert;
+            a.last_notified.is_none()
+                && !a.acknowledged
+                && self.gate_open(a, cfg, now)
+                && !self.in_cooldown(&a.id, cfg, now)
+        };
+        if !rose && !deferred {
+            return;
+        }
+        let mut alert = self.active[&o.id].alert.clone();
         if rose {
             let notify = self.gate(&mut alert, cfg, now, Gate::Rise, ev);
             ev.push(AlertEvent::LevelRaised {
                 alert: alert.clone(),
                 notify,
             });
-        } else if alert.last_notified.is_none()
-            && !alert.acknowledged
-            && self.gate_open(&alert, cfg, now)
-            && !self.in_cooldown(&alert.id, cfg, now)
-        {
+        } else {
             // Held back earlier (quiet hours, not yet activated) and still going on: notify
             // now that nothing forbids it.
             self.stamp(&mut alert, now);

@@ -92,6 +92,8 @@ pub struct Ctx<'a> {
     pub now: i64,
     /// Guests (alert resource ids) seen running since the engine started.
     pub seen_running: &'a HashSet<String>,
+    /// Resource ids the engine holds an active alert or a pending breach for.
+    pub touched: &'a HashSet<String>,
     pub is_active: &'a dyn Fn(&str) -> bool,
 }
 
@@ -121,9 +123,42 @@ struct Out<'a> {
     obs: Vec<Observation<'a>>,
     /// Grace delays per (resource type, metric), looked up once per tick.
     grace: HashMap<(&'static str, &'static str), i64>,
+    /// A copy of `Ctx::touched` (small: only resources with alerts or pending breaches).
+    touched: HashSet<String>,
+    /// The last resource id looked up in `touched` and the answer: the rules of one
+    /// resource come in a row, so each resource is hashed once, not once per metric.
+    touched_cache: std::cell::RefCell<(String, bool)>,
 }
 
 impl<'a> Out<'a> {
+    /// Whether the engine holds anything (an alert, a pending breach) for this resource.
+    fn touched(&self, r: &Resource) -> bool {
+        if self.touched.is_empty() {
+            return false;
+        }
+        let mut cache = self.touched_cache.borrow_mut();
+        if !cache.0.is_empty() && cache.0 == r.id {
+            return cache.1;
+        }
+        let hit = self.touched.contains(r.id.as_str());
+        cache.0.clear();
+        cache.0.push_str(&r.id);
+        cache.1 = hit;
+        hit
+    }
+
+    /// Whether an observation can change anything: a breach, or any rule for a resource the
+    /// engine already tracks. Healthy, untracked resources produce no observation at all,
+    /// which keeps a tick over a large fleet cheap.
+    fn matters(&self, r: &Resource, rule: &Rule, value: f64) -> bool {
+        let breach = match rule {
+            Rule::Threshold { th, .. } => value >= th.trigger,
+            Rule::Condition { level, .. } => level.is_some(),
+            Rule::Hold | Rule::Off(_) => false,
+        };
+        breach || self.touched(r)
+    }
+
     fn push(
         &mut self,
         r: &Arc<Resource<'a>>,
@@ -132,6 +167,9 @@ impl<'a> Out<'a> {
         value: f64,
         rule: Rule,
     ) {
+        if !self.matters(r, &rule, value) {
+            return;
+        }
         self.obs.push(Observation {
             id,
             kind,
@@ -152,7 +190,6 @@ impl<'a> Out<'a> {
         unit: Option<&'static str>,
         hold: bool,
     ) {
-        let id = format!("{}-{}", r.id, name);
         let rule = match th.metric(name) {
             _ if hold => Rule::Hold,
             Some(h) if h.enabled() => match value {
@@ -172,10 +209,21 @@ impl<'a> Out<'a> {
             },
             _ => Rule::Off(ResolvedBy::Config),
         };
-        self.push(r, id, name, value.unwrap_or(0.0), rule);
+        let value = value.unwrap_or(0.0);
+        if !self.matters(r, &rule, value) {
+            return;
+        }
+        let mut id = String::with_capacity(r.id.len() + 1 + name.len());
+        id.push_str(&r.id);
+        id.push('-');
+        id.push_str(name);
+        self.push(r, id, name, value, rule);
     }
 
     fn off(&mut self, r: &Arc<Resource<'a>>, id: String, kind: &'static str, by: ResolvedBy) {
+        if !self.touched(r) {
+            return;
+        }
         self.push(r, id, kind, 0.0, Rule::Off(by));
     }
 
@@ -263,8 +311,10 @@ const GUEST_METRICS: [&str; 7] = [
 pub fn observe<'a>(state: &'a State, cfg: &'a AlertConfig, ctx: &Ctx) -> Vec<Observation<'a>> {
     let mut out = Out {
         cfg,
-        obs: Vec::with_capacity((state.vms.len() + state.containers.len()) * 9 + 64),
+        obs: Vec::new(),
         grace: HashMap::new(),
+        touched: ctx.touched.clone(),
+        touched_cache: std::cell::RefCell::new((String::new(), false)),
     };
     let unhealthy = |owner: &str| state.connection_health.get(owner) == Some(&false);
     let backups_running: HashSet<(&str, u32)> = state
