@@ -252,6 +252,26 @@ impl<'a> Out<'a> {
         );
     }
 
+    /// A condition whose message is only built while it holds.
+    #[allow(clippy::too_many_arguments)]
+    fn flag(
+        &mut self,
+        r: &Arc<Resource<'a>>,
+        id: String,
+        kind: &'static str,
+        value: f64,
+        level: Option<Level>,
+        confirmations: u32,
+        message: impl FnOnce() -> String,
+    ) {
+        let message = if level.is_some() {
+            message()
+        } else {
+            String::new()
+        };
+        self.condition(r, id, kind, value, level, confirmations, message);
+    }
+
     /// A count checked against warning/critical limits (`> 0`), e.g. PMG queues.
     #[allow(clippy::too_many_arguments)]
     fn limits(
@@ -553,12 +573,9 @@ fn guest<'a>(
     } else {
         Level::Warning
     });
-    let message = if stopped {
+    out.flag(&r, powered_off_id, "powered-off", 0.0, level, 2, || {
         format!("{} '{}' is powered off", r.resource_type, g.name)
-    } else {
-        String::new()
-    };
-    out.condition(&r, powered_off_id, "powered-off", 0.0, level, 2, message);
+    });
 }
 
 fn node<'a>(out: &mut Out<'a>, cfg: &AlertConfig, n: &'a crate::model::Node) {
@@ -617,19 +634,14 @@ fn node<'a>(out: &mut Out<'a>, cfg: &AlertConfig, n: &'a crate::model::Node) {
     if cfg.disable_all_nodes_offline || th.disable_connectivity {
         out.off(&r, offline_id, "connectivity", ResolvedBy::Config);
     } else {
-        let message = if offline {
-            format!("Node '{}' is offline", r.name)
-        } else {
-            String::new()
-        };
-        out.condition(
+        out.flag(
             &r,
             offline_id,
             "connectivity",
             0.0,
             offline.then_some(Level::Critical),
             3,
-            message,
+            || format!("Node '{}' is offline", r.name),
         );
     }
 }
@@ -663,19 +675,14 @@ fn storage<'a>(out: &mut Out<'a>, cfg: &AlertConfig, s: &'a crate::model::Storag
         out.push(&r, offline_id, "offline", 0.0, Rule::Hold);
         return;
     }
-    let message = if offline {
-        format!("Storage {} on node {} is unavailable", s.name, s.node)
-    } else {
-        String::new()
-    };
-    out.condition(
+    out.flag(
         &r,
         offline_id,
         "offline",
         0.0,
         offline.then_some(Level::Warning),
         2,
-        message,
+        || format!("Storage {} on node {} is unavailable", s.name, s.node),
     );
 }
 
@@ -724,40 +731,34 @@ fn physical_disk<'a>(
     .iter()
     .any(|m| model.contains(m));
     let failed = !unreliable && !matches!(health.as_str(), "" | "UNKNOWN" | "PASSED" | "OK");
-    let message = if failed {
-        format!(
-            "Disk {} ({}) on node {} reports SMART health {}",
-            d.dev_path, d.model, d.node, health
-        )
-    } else {
-        String::new()
-    };
-    out.condition(
+    out.flag(
         &r,
         health_id,
         "disk-health",
         0.0,
         failed.then_some(Level::Critical),
         1,
-        message,
+        || {
+            format!(
+                "Disk {} ({}) on node {} reports SMART health {}",
+                d.dev_path, d.model, d.node, health
+            )
+        },
     );
     let worn = d.wearout > 0 && d.wearout < 10;
-    let message = if worn {
-        format!(
-            "Disk {} ({}) on node {} has {}% life left",
-            d.dev_path, d.model, d.node, d.wearout
-        )
-    } else {
-        String::new()
-    };
-    out.condition(
+    out.flag(
         &r,
         wear_id,
         "disk-wearout",
         d.wearout as f64,
         worn.then_some(Level::Warning),
         1,
-        message,
+        || {
+            format!(
+                "Disk {} ({}) on node {} has {}% life left",
+                d.dev_path, d.model, d.node, d.wearout
+            )
+        },
     );
 }
 
@@ -850,19 +851,14 @@ fn pbs<'a>(out: &mut Out<'a>, cfg: &AlertConfig, p: &'a crate::model::PbsInstanc
     if cfg.disable_all_pbs_offline || th.disable_connectivity {
         out.off(&r, offline_id, "offline", ResolvedBy::Config);
     } else {
-        let message = if offline {
-            format!("PBS server '{}' is offline", p.name)
-        } else {
-            String::new()
-        };
-        out.condition(
+        out.flag(
             &r,
             offline_id,
             "offline",
             0.0,
             offline.then_some(Level::Critical),
             3,
-            message,
+            || format!("PBS server '{}' is offline", p.name),
         );
     }
     for d in datastores {
@@ -922,20 +918,15 @@ fn pbs<'a>(out: &mut Out<'a>, cfg: &AlertConfig, p: &'a crate::model::PbsInstanc
             } else {
                 Level::Warning
             });
-            let message = if failed {
-                let why = if error.is_empty() { status } else { error };
-                format!("PBS {}: {kind} job {job_id} failed: {why}", p.name)
-            } else {
-                String::new()
-            };
-            out.condition(
+            let why = if error.is_empty() { status } else { error };
+            out.flag(
                 &r,
                 format!("pbs-job-{}-{kind}-{job_id}", p.id),
                 "pbs-job-failed",
                 0.0,
                 level,
                 1,
-                message,
+                || format!("PBS {}: {kind} job {job_id} failed: {why}", p.name),
             );
         }
     }
@@ -974,19 +965,14 @@ fn pmg<'a>(out: &mut Out<'a>, cfg: &AlertConfig, p: &'a crate::model::PmgInstanc
     if cfg.disable_all_pmg_offline || ov.is_some_and(|o| o.disable_connectivity) {
         out.off(&r, offline_id.clone(), "offline", ResolvedBy::Config);
     } else {
-        let message = if offline {
-            format!("Mail gateway '{}' is offline", p.name)
-        } else {
-            String::new()
-        };
-        out.condition(
+        out.flag(
             &r,
             offline_id,
             "offline",
             0.0,
             offline.then_some(Level::Critical),
             3,
-            message,
+            || format!("Mail gateway '{}' is offline", p.name),
         );
     }
     if offline {
