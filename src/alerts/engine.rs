@@ -203,6 +203,15 @@ impl Engine {
                     let message = observation_message(o, *unit);
                     if self.active.contains_key(&o.id) {
                         self.update(o, level, message, now, cfg, ev);
+                        // Thresholds may have changed since it fired (config save).
+                        if let Some(t) = self.active.get_mut(&o.id)
+                            && t.alert.threshold != th.trigger
+                        {
+                            t.alert.threshold = th.trigger;
+                            t.alert
+                                .metadata
+                                .insert("clearThreshold".into(), clear.into());
+                        }
                         return;
                     }
                     let Some(start) = self.confirm(o, now, *grace_ms, 1) else {
@@ -242,6 +251,10 @@ impl Engine {
                     if let Some(t) = self.active.get_mut(&o.id) {
                         if o.value <= clear {
                             self.resolve(&o.id, ResolvedBy::Recovered, now, ev);
+                        } else if t.alert.threshold != th.trigger {
+                            // The trigger was raised above the current value: by today's
+                            // configuration this is no alert.
+                            self.resolve(&o.id, ResolvedBy::Config, now, ev);
                         } else {
                             // Between clear and trigger: still active, show the current value.
                             t.alert.value = o.value;

@@ -879,3 +879,27 @@ fn smart_health_and_wearout() {
         ]
     );
 }
+
+#[test]
+fn trigger_changes_apply_to_active_alerts() {
+    let mut c = cfg();
+    c.time_thresholds.insert("guest".into(), 0);
+    let mut e = Engine::default();
+    let s = state(vec![guest(101, 0.85, 10.0)]);
+    e.evaluate(&s, &c, T0);
+    assert_eq!(e.get("pve-101-cpu").unwrap().threshold, 80.0);
+    // Lowering the trigger while active updates the recorded thresholds (and the level).
+    c.guest_defaults.cpu = Some(Hysteresis::new(70.0, 60.0));
+    e.reevaluate(&s, &c, T0 + SEC);
+    let a = e.get("pve-101-cpu").unwrap();
+    assert_eq!(a.threshold, 70.0);
+    assert_eq!(a.metadata["clearThreshold"], 60.0);
+    assert_eq!(a.level, Level::Critical, "85 >= 70 + 10");
+    // Raising it above the value resolves, even though the value is above the new clear.
+    c.guest_defaults.cpu = Some(Hysteresis::new(90.0, 80.0));
+    let ev = e.reevaluate(&s, &c, T0 + 2 * SEC);
+    assert_eq!(
+        resolved(&ev),
+        vec![("pve-101-cpu".into(), ResolvedBy::Config)]
+    );
+}
