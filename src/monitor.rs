@@ -330,6 +330,32 @@ mod tests {
     }
 
     #[test]
+    fn a_publisher_receives_every_merged_state() {
+        let clock = ManualClock::at(1_000_000);
+        let cell = Arc::new(StateCell::default());
+        let sched = Arc::new(Mutex::new(Scheduler::new(SchedulerConfig::default(), 1)));
+        let mut m = Monitor::new(
+            sched,
+            Pool::new(1, "t"),
+            Arc::new(clock.clone()),
+            cell.clone(),
+        );
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let out = cell.clone();
+        m.set_publisher(Arc::new(move |mut s: State| {
+            sink.lock().unwrap().push(s.nodes.len());
+            // A publisher decorates the state (as the alert engine fills activeAlerts).
+            s.active_alerts.push(crate::model::ActiveAlert::default());
+            out.publish(s);
+        }));
+        m.set_instances(vec![instance(Kind::Pve, &fake("a"))]);
+        cycle(&mut m);
+        assert_eq!(*seen.lock().unwrap(), vec![1]);
+        assert_eq!(cell.current().state.active_alerts.len(), 1);
+    }
+
+    #[test]
     fn polls_merge_publish_and_failures_keep_last_data() {
         let clock = ManualClock::at(1_000_000);
         let cell = Arc::new(StateCell::default());

@@ -323,6 +323,7 @@ fn known_resources(svc: &Service) -> HashSet<String> {
     let mut k: HashSet<String> = HashSet::new();
     for g in s.vms.iter().chain(s.containers.iter()) {
         k.insert(format!("{}-{}", g.instance, g.vmid));
+        k.insert(format!("{}-{}", g.node, g.vmid));
         k.insert(g.id.clone());
     }
     k.extend(s.nodes.iter().map(|n| n.id.clone()));
