@@ -119,6 +119,11 @@ fn bad_config_is_refused_naming_the_field_and_nothing_changes() {
         ),
         (r#"{"activationState":"maybe"}"#, "activationState"),
         (r#"{"maxAlertAgeDays":-1}"#, "maxAlertAgeDays"),
+        (r#"{"customRules":[{"priority":"high"}]}"#, "customRules[0]"),
+        (
+            r#"{"customRules":[{"enabled":true,"thresholds":{"cpu":{"trigger":10,"clear":20}}}]}"#,
+            "customRules[0].thresholds.cpu.clear",
+        ),
     ];
     for (body, field) in cases {
         // A valid part next to the bad one must not be applied either.

@@ -176,7 +176,7 @@ impl ThresholdConfig {
     }
 
     /// Folds legacy numbers into objects, trims the note, checks every threshold.
-    fn normalize(&mut self, path: &str, margin: f64, errs: &mut Errors) {
+    pub(super) fn normalize(&mut self, path: &str, margin: f64, errs: &mut Errors) {
         let legacy = [
             ("cpu", self.cpu_legacy.take()),
             ("memory", self.memory_legacy.take()),
@@ -613,6 +613,9 @@ pub struct AlertConfig {
     pub overrides: BTreeMap<String, ThresholdConfig>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub custom_rules: Vec<serde_json::Value>,
+    /// `custom_rules`, parsed on every write: enabled ones, highest priority first.
+    #[serde(skip)]
+    pub parsed_rules: Vec<super::custom::CustomRule>,
     pub schedule: Schedule,
     pub disable_all_nodes: bool,
     pub disable_all_guests: bool,
@@ -699,6 +702,7 @@ impl Default for AlertConfig {
             backup_defaults: BackupDefaults::default(),
             overrides: BTreeMap::new(),
             custom_rules: Vec::new(),
+            parsed_rules: Vec::new(),
             schedule: Schedule::default(),
             disable_all_nodes: false,
             disable_all_guests: false,
@@ -902,6 +906,7 @@ impl AlertConfig {
         }
 
         self.normalize_schedule(&mut errs);
+        self.parsed_rules = super::custom::parse(&self.custom_rules, margin, &mut errs);
 
         match self.activation_state.as_str() {
             "active" | "pending_review" | "snoozed" => {}

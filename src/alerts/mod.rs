@@ -4,6 +4,7 @@
 
 pub mod alert;
 pub mod config;
+pub mod custom;
 pub mod engine;
 pub mod persist;
 pub mod quiet;

@@ -393,6 +393,20 @@ fn guest_override<'a>(cfg: &'a AlertConfig, rid: &str, g: &Guest) -> Option<&'a 
         .or_else(|| cfg.overrides.get(&format!("{}-{}", g.node, g.vmid)))
 }
 
+fn guest_mem(g: &Guest) -> Option<f64> {
+    g.memory
+        .as_ref()
+        .filter(|m| m.total > 0)
+        .and_then(|m| pct(m.usage))
+}
+
+fn guest_disk(g: &Guest) -> Option<f64> {
+    g.disk
+        .as_ref()
+        .filter(|d| d.total > 0 && d.usage >= 0.0)
+        .and_then(|d| pct(d.usage))
+}
+
 fn guest<'a>(
     out: &mut Out<'a>,
     cfg: &AlertConfig,
@@ -418,10 +432,35 @@ fn guest<'a>(
     });
     let ov = guest_override(cfg, &rid, g);
     let relaxed = has("pulse-relaxed");
-    // Borrowed in the common case (no override, no tag): nothing to copy per guest.
+    // Defaults → custom rule → override → tags. Borrowed in the common case (no rule, no
+    // override, no tag): nothing to copy per guest.
+    let mut base: Cow<ThresholdConfig> = Cow::Borrowed(&cfg.guest_defaults);
+    if !cfg.parsed_rules.is_empty() {
+        let metric = |m: &str| match m {
+            "cpu" => cpu_pct(g.cpu),
+            "memory" => guest_mem(g),
+            "disk" => guest_disk(g),
+            "diskread" => Some(g.disk_read as f64 / MB),
+            "diskwrite" => Some(g.disk_write as f64 / MB),
+            "networkin" => Some(g.network_in as f64 / MB),
+            "networkout" => Some(g.network_out as f64 / MB),
+            _ => None,
+        };
+        let facts = super::custom::GuestFacts {
+            id: &rid,
+            name: &g.name,
+            node: &g.node,
+            status: &g.status,
+            vmid: g.vmid,
+            metric: &metric,
+        };
+        if let Some(t) = super::custom::pick(&cfg.parsed_rules, &facts) {
+            base = Cow::Owned(t.merged_over(&cfg.guest_defaults));
+        }
+    }
     let mut th: Cow<ThresholdConfig> = match ov {
-        Some(o) => Cow::Owned(o.merged_over(&cfg.guest_defaults)),
-        None => Cow::Borrowed(&cfg.guest_defaults),
+        Some(o) => Cow::Owned(o.merged_over(&base)),
+        None => base,
     };
     let powered_off_id = format!("guest-powered-off-{rid}");
     if cfg.disable_all_guests || th.disabled || has("pulse-no-alerts") {
@@ -457,16 +496,8 @@ fn guest<'a>(
         // CPU it causes is expected, so those metrics neither fire nor clear meanwhile.
         let backup = g.lock.as_deref() == Some("backup")
             || backups_running.contains(&(g.node.as_str(), g.vmid));
-        let mem = g
-            .memory
-            .as_ref()
-            .filter(|m| m.total > 0)
-            .and_then(|m| pct(m.usage));
-        let disk = g
-            .disk
-            .as_ref()
-            .filter(|d| d.total > 0 && d.usage >= 0.0)
-            .and_then(|d| pct(d.usage));
+        let mem = guest_mem(g);
+        let disk = guest_disk(g);
         let io = |b: u64| Some(b as f64 / MB);
         out.metric(&r, &th, "cpu", cpu_pct(g.cpu), None, stale || backup);
         out.metric(&r, &th, "memory", mem, None, stale);

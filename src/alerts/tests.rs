@@ -903,3 +903,36 @@ fn trigger_changes_apply_to_active_alerts() {
         vec![("pve-101-cpu".into(), ResolvedBy::Config)]
     );
 }
+
+#[test]
+fn custom_rules_pick_thresholds_before_overrides() {
+    let mut c = cfg();
+    c.time_thresholds.insert("guest".into(), 0);
+    c.custom_rules = vec![serde_json::json!({
+        "id": "db", "name": "databases", "priority": 5, "enabled": true,
+        "filterConditions": {"filters": [{"type": "text", "field": "name", "value": "db"}],
+                             "logicalOperator": "AND"},
+        "thresholds": {"cpu": {"trigger": 50, "clear": 40}}
+    })];
+    c.normalize(&|_| true).unwrap();
+    let mut db = guest(101, 0.55, 10.0);
+    db.name = "pg-db".into();
+    let web = guest(102, 0.55, 10.0);
+    let mut e = Engine::default();
+    let ev = e.evaluate(&state(vec![db.clone(), web]), &c, T0);
+    assert_eq!(
+        raised(&ev),
+        vec![("pve-101-cpu".into(), Level::Warning, true)]
+    );
+    assert_eq!(e.get("pve-101-cpu").unwrap().threshold, 50.0);
+    // A per-guest override still wins over the rule.
+    c.overrides.insert(
+        "pve-101".into(),
+        ThresholdConfig {
+            cpu: Some(Hysteresis::new(90.0, 85.0)),
+            ..Default::default()
+        },
+    );
+    let ev = e.evaluate(&state(vec![db]), &c, T0 + 10 * SEC);
+    assert_eq!(resolved(&ev)[0].0, "pve-101-cpu");
+}
