@@ -32,6 +32,8 @@ pub struct Tracked {
 struct Pending {
     since: i64,
     count: u32,
+    /// When the last confirmation was counted.
+    last: i64,
     tick: u64,
     resource_id: String,
 }
@@ -214,7 +216,7 @@ impl Engine {
                         }
                         return;
                     }
-                    let Some(start) = self.confirm(o, now, *grace_ms, 1) else {
+                    let Some(start) = self.confirm(o, now, *grace_ms, 1, 0) else {
                         return;
                     };
                     let mut meta = base_metadata(&o.resource);
@@ -286,7 +288,12 @@ impl Engine {
                         }
                         return;
                     }
-                    let Some(start) = self.confirm(o, now, 0, *confirmations) else {
+                    let gap = if *confirmations > 1 {
+                        cfg.grace_ms(o.resource.resource_type, o.kind)
+                    } else {
+                        0
+                    };
+                    let Some(start) = self.confirm(o, now, 0, *confirmations, gap) else {
                         return;
                     };
                     let meta = base_metadata(&o.resource);
@@ -308,12 +315,17 @@ impl Engine {
 
     /// Records a breach; returns the start time once it has lasted `grace_ms` and been seen
     /// `confirmations` times in a row.
+    ///
+    /// A tick happens whenever any instance reports, so for conditions that need several
+    /// confirmations, checks closer together than `gap_ms` count once: "3 checks" then means
+    /// at least 2 × `gap_ms` of the condition, not three reports of other instances.
     fn confirm(
         &mut self,
         o: &Observation,
         now: i64,
         grace_ms: i64,
         confirmations: u32,
+        gap_ms: i64,
     ) -> Option<i64> {
         let id = o.id.as_str();
         let tick = self.tick;
@@ -329,11 +341,15 @@ impl Engine {
             .or_insert_with(|| Pending {
                 since: now,
                 count: 0,
+                last: now,
                 tick,
                 resource_id: o.resource.id.clone(),
             });
-        p.count += 1;
         p.tick = tick;
+        if p.count == 0 || now - p.last >= gap_ms {
+            p.count += 1;
+            p.last = now;
+        }
         if now - p.since < grace_ms || p.count < confirmations.max(1) {
             return None;
         }

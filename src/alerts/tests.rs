@@ -420,6 +420,13 @@ fn node_offline_needs_three_checks_and_clears_when_back() {
     assert_eq!(e.get("node-offline-pve-n1").unwrap().kind, "connectivity");
     let ev = e.evaluate(&on, &c, T0 + 40 * SEC);
     assert_eq!(resolved(&ev)[0].0, "node-offline-pve-n1");
+    // Reports of other instances in quick succession do not count as separate checks.
+    let mut e3 = Engine::default();
+    for i in 0..10 {
+        assert!(raised(&e3.evaluate(&off, &c, T0 + i * 500)).is_empty());
+    }
+    assert!(raised(&e3.evaluate(&off, &c, T0 + 5 * SEC)).is_empty());
+    assert_eq!(raised(&e3.evaluate(&off, &c, T0 + 10 * SEC)).len(), 1);
     // Override with disableConnectivity: never.
     let mut c2 = c.clone();
     c2.overrides.insert(
