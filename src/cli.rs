@@ -348,6 +348,11 @@ fn serve(args: ServeArgs) -> ExitCode {
         state.inner.live.clone(),
     );
     monitor.on_publish(move |s| recorder.offer(s));
+    {
+        // Every tick goes through the alert engine before it is published.
+        let st = state.clone();
+        monitor.set_publisher(Arc::new(move |s| st.publish_state(s)));
+    }
     let monitor_thread = {
         let stop = stop.clone();
         std::thread::Builder::new()

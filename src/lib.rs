@@ -1,5 +1,6 @@
 //! Pulse for Rust: monitors Proxmox VE, PBS, PMG and Docker hosts from one binary.
 
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod cli;

@@ -38,6 +38,10 @@ pub struct Instance {
 
 type PollResult = (Key, Result<State, PollFailure>);
 
+/// Where a merged state goes; by default straight into the cell. The server routes it
+/// through the alert engine, which fills `activeAlerts` before publishing.
+pub type Publisher = Arc<dyn Fn(State) + Send + Sync>;
+
 pub struct Monitor {
     scheduler: Arc<Mutex<Scheduler>>,
     pool: Pool,
@@ -48,6 +52,7 @@ pub struct Monitor {
     tx: mpsc::Sender<PollResult>,
     rx: mpsc::Receiver<PollResult>,
     cell: Arc<StateCell>,
+    publisher: Option<Publisher>,
     pub temperature_monitoring_enabled: bool,
     /// Called with every published state (the history recorder); must not block.
     on_publish: Option<Box<dyn Fn(Arc<State>) + Send>>,
@@ -72,6 +77,7 @@ impl Monitor {
             tx,
             rx,
             cell,
+            publisher: None,
             temperature_monitoring_enabled: true,
             on_publish: None,
         }
@@ -79,6 +85,11 @@ impl Monitor {
 
     pub fn on_publish(&mut self, f: impl Fn(Arc<State>) + Send + 'static) {
         self.on_publish = Some(Box::new(f));
+    }
+
+    /// Routes every merged state through `p` instead of publishing it directly.
+    pub fn set_publisher(&mut self, p: Publisher) {
+        self.publisher = Some(p);
     }
 
     /// The scheduler, shared with the API's scheduler-health view.
@@ -206,9 +217,15 @@ impl Monitor {
             };
             state.connection_health.insert(name, *ok);
         }
-        let published = self.cell.publish(state);
+        match &self.publisher {
+            Some(p) => p(state),
+            None => {
+                self.cell.publish(state);
+            }
+        }
+        // The hook sees what was published (with alerts filled in by the publisher).
         if let Some(f) = &self.on_publish {
-            f(published.state.clone());
+            f(self.cell.current().state.clone());
         }
     }
 
@@ -321,6 +338,32 @@ mod tests {
         while got < started {
             got += m.collect(Duration::from_secs(5));
         }
+    }
+
+    #[test]
+    fn a_publisher_receives_every_merged_state() {
+        let clock = ManualClock::at(1_000_000);
+        let cell = Arc::new(StateCell::default());
+        let sched = Arc::new(Mutex::new(Scheduler::new(SchedulerConfig::default(), 1)));
+        let mut m = Monitor::new(
+            sched,
+            Pool::new(1, "t"),
+            Arc::new(clock.clone()),
+            cell.clone(),
+        );
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let out = cell.clone();
+        m.set_publisher(Arc::new(move |mut s: State| {
+            sink.lock().unwrap().push(s.nodes.len());
+            // A publisher decorates the state (as the alert engine fills activeAlerts).
+            s.active_alerts.push(crate::model::ActiveAlert::default());
+            out.publish(s);
+        }));
+        m.set_instances(vec![instance(Kind::Pve, &fake("a"))]);
+        cycle(&mut m);
+        assert_eq!(*seen.lock().unwrap(), vec![1]);
+        assert_eq!(cell.current().state.active_alerts.len(), 1);
     }
 
     #[test]

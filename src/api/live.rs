@@ -115,6 +115,7 @@ async fn send(tx: &mut Sink, m: Message) -> bool {
 async fn client(socket: WebSocket, state: AppState) {
     let (mut tx, mut rx) = socket.split();
     let mut updates = state.inner.live.subscribe();
+    let mut alert_events = state.inner.alerts.subscribe();
     let mut ping = tokio::time::interval(APP_PING_EVERY);
     ping.tick().await;
 
@@ -143,6 +144,20 @@ async fn client(socket: WebSocket, state: AppState) {
                     break;
                 }
             }
+            ev = alert_events.recv() => {
+                let ev = match ev {
+                    Ok(ev) => ev,
+                    // A client too slow for the alert stream is dropped (it reconnects and
+                    // gets the full state), as the reference does for non-state broadcasts.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                };
+                if let Some(m) = alert_frame(&ev)
+                    && !send(&mut tx, m).await
+                {
+                    break;
+                }
+            }
             _ = ping.tick() => {
                 let m = frame("ping", &format!("{{\"timestamp\":{}}}", unix_secs()));
                 if !send(&mut tx, m).await || !send(&mut tx, Message::ping(Vec::new())).await {
@@ -167,6 +182,26 @@ async fn client(socket: WebSocket, state: AppState) {
         }
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), tx.close()).await;
+}
+
+/// `/ws` messages for alert events: `alert` (raised, rose to critical, escalated, or a
+/// deferred notification) and `alertResolved`.
+fn alert_frame(ev: &crate::alerts::AlertEvent) -> Option<Message> {
+    use crate::alerts::AlertEvent as E;
+    match ev {
+        E::Raised { alert, .. }
+        | E::LevelRaised { alert, .. }
+        | E::Escalated { alert, .. }
+        | E::Deferred { alert } => {
+            let data = serde_json::to_string(alert).ok()?;
+            Some(frame("alert", &data))
+        }
+        E::Resolved { alert, .. } => {
+            let data = serde_json::json!({ "alertId": alert.id }).to_string();
+            Some(frame("alertResolved", &data))
+        }
+        _ => None,
+    }
 }
 
 #[derive(Debug, PartialEq)]

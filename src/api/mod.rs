@@ -1,5 +1,6 @@
 //! The HTTP API: one file per area, shared state, and the route table.
 
+pub mod alerts;
 pub mod body;
 pub mod charts;
 pub mod error;
@@ -34,6 +35,8 @@ pub struct Inner {
     pub log: Option<LogHandle>,
     /// The current monitored state, serialized once per change.
     pub live: Arc<crate::model::published::StateCell>,
+    /// The alert engine and its config; the monitor publishes every state through it.
+    pub alerts: Arc<crate::alerts::Alerts>,
     /// Poll scheduling, shared with the monitor thread (scheduler-health view).
     pub scheduler: Arc<std::sync::Mutex<crate::poller::scheduler::Scheduler>>,
     /// Serializes node-list read-modify-write cycles (ids, duplicate checks).
@@ -58,6 +61,27 @@ impl AppState {
         version: VersionInfo,
         log: Option<LogHandle>,
     ) -> AppState {
+        Self::with_clock(
+            store,
+            settings,
+            flags,
+            env,
+            version,
+            log,
+            Arc::new(crate::poller::clock::SystemClock),
+        )
+    }
+
+    /// As `new`, with the clock the alert engine reads (tests drive a manual one).
+    pub fn with_clock(
+        store: Store,
+        settings: Settings,
+        flags: ServeFlags,
+        env: Box<dyn Env + Send + Sync>,
+        version: VersionInfo,
+        log: Option<LogHandle>,
+        clock: Arc<dyn crate::poller::clock::Clock>,
+    ) -> AppState {
         let store = Arc::new(store);
         let auth = crate::auth::Auth::new(
             store.clone(),
@@ -66,9 +90,19 @@ impl AppState {
             crate::auth::password::COST,
         )
         .unwrap_or_else(|e| panic!("security state could not be loaded: {e}"));
-        Self::with_auth(store, Arc::new(auth), settings, flags, env, version, log)
+        Self::build(
+            store,
+            Arc::new(auth),
+            settings,
+            flags,
+            env,
+            version,
+            log,
+            clock,
+        )
     }
 
+    /// As `new`, with security state loaded by the caller (so `serve` can report errors).
     pub fn with_auth(
         store: Arc<Store>,
         auth: Arc<crate::auth::Auth>,
@@ -78,6 +112,27 @@ impl AppState {
         version: VersionInfo,
         log: Option<LogHandle>,
     ) -> AppState {
+        let clock = Arc::new(crate::poller::clock::SystemClock);
+        Self::build(store, auth, settings, flags, env, version, log, clock)
+    }
+
+    #[allow(clippy::too_many_arguments)] // private: the one place the parts come together
+    fn build(
+        store: Arc<Store>,
+        auth: Arc<crate::auth::Auth>,
+        settings: Settings,
+        flags: ServeFlags,
+        env: Box<dyn Env + Send + Sync>,
+        version: VersionInfo,
+        log: Option<LogHandle>,
+        clock: Arc<dyn crate::poller::clock::Clock>,
+    ) -> AppState {
+        let alerts = Arc::new(crate::alerts::Alerts::load(&store, clock));
+        // Alerts restored from the store are visible in /api/state before the first poll.
+        let initial = crate::model::State {
+            active_alerts: alerts.state_alerts(),
+            ..Default::default()
+        };
         AppState {
             inner: Arc::new(Inner {
                 started: Instant::now(),
@@ -86,7 +141,8 @@ impl AppState {
                 history: std::sync::OnceLock::new(),
                 version,
                 log,
-                live: Arc::new(crate::model::published::StateCell::default()),
+                live: Arc::new(crate::model::published::StateCell::new(initial)),
+                alerts,
                 scheduler: Arc::new(std::sync::Mutex::new(
                     crate::poller::scheduler::Scheduler::new(Default::default(), rand::random()),
                 )),
@@ -132,6 +188,14 @@ impl AppState {
         let _ = self.inner.history.set(h.clone());
         crate::history::feed::Recorder::spawn(h)
             .map_err(|e| crate::store::StoreError::Io(e.to_string()))
+    }
+
+    /// Publishes a new monitored state through the alert engine (which fills
+    /// `activeAlerts`); the monitor's publish hook.
+    pub fn publish_state(&self, state: crate::model::State) {
+        self.inner
+            .alerts
+            .publish(&self.inner.store, &self.inner.live, state);
     }
 
     /// Validates, persists and applies new persisted settings. Nothing is written unless
@@ -186,6 +250,8 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
             .or(charts::routes(state.clone()))
             .unify()
             .or(nodes::routes(state.clone()))
+            .unify()
+            .or(alerts::routes(state.clone()))
             .unify()
             .recover(error::recover)
             .unify(),

@@ -11,12 +11,13 @@ use redb::{ReadableDatabase, TableError, WriteTransaction};
 /// - 2: adds `secrets` (sealed values) and the `key_check` canary (written after migration).
 /// - 3: adds `history_slots` and `history_series` (metric history rings).
 /// - 4: adds `api_tokens`, `sessions`, `lockout`, `audit` (security).
-pub const CURRENT_SCHEMA: u32 = 4;
+/// - 5: adds `alerts_active` and `alert_history` (the alert engine's durable state).
+pub const CURRENT_SCHEMA: u32 = 5;
 
 type Step = fn(&WriteTransaction) -> Result<(), redb::Error>;
 
 /// `STEPS[i]` migrates version `i + 1` to `i + 2`.
-const STEPS: &[Step] = &[v1_to_v2, v2_to_v3, v3_to_v4];
+const STEPS: &[Step] = &[v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5];
 
 fn v1_to_v2(tx: &WriteTransaction) -> Result<(), redb::Error> {
     tx.open_table(SECRETS)?;
@@ -37,6 +38,13 @@ fn v3_to_v4(tx: &WriteTransaction) -> Result<(), redb::Error> {
     Ok(())
 }
 
+/// Self-contained: only creates the two alert tables (empty), touching nothing else.
+fn v4_to_v5(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    tx.open_table(ALERTS_ACTIVE)?;
+    tx.open_table(ALERT_HISTORY)?;
+    Ok(())
+}
+
 /// Creates every table of the current schema in a fresh file.
 fn create_all(tx: &WriteTransaction) -> Result<(), redb::Error> {
     tx.open_table(META)?;
@@ -48,6 +56,8 @@ fn create_all(tx: &WriteTransaction) -> Result<(), redb::Error> {
     tx.open_table(SESSIONS)?;
     tx.open_table(LOCKOUT)?;
     tx.open_table(AUDIT)?;
+    tx.open_table(ALERTS_ACTIVE)?;
+    tx.open_table(ALERT_HISTORY)?;
     Ok(())
 }
 
@@ -146,7 +156,7 @@ pub(crate) mod tests {
         write_v3_file(&path, ("node/a", b"sealed-bytes"));
         let db = redb::Database::create(&path).unwrap();
         assert_eq!(migrate(&db).unwrap(), 3);
-        assert_eq!(read_version(&db).unwrap(), Some(4));
+        assert_eq!(read_version(&db).unwrap(), Some(CURRENT_SCHEMA));
         let rx = db.begin_read().unwrap();
         rx.open_table(API_TOKENS).expect("v4 adds api_tokens");
         rx.open_table(SESSIONS).expect("v4 adds sessions");
@@ -183,6 +193,42 @@ pub(crate) mod tests {
             migrate(&db).unwrap(),
             CURRENT_SCHEMA,
             "second open is a no-op"
+        );
+    }
+
+    #[test]
+    fn v2_file_gains_the_alert_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pulse.redb");
+        // A v2 file: v1 + the secrets table, version 2.
+        write_v1_file(&path, &[("system", r#"{"logLevel":"info"}"#)]);
+        {
+            let db = redb::Database::create(&path).unwrap();
+            let tx = db.begin_write().unwrap();
+            v1_to_v2(&tx).unwrap();
+            tx.open_table(SECRETS)
+                .unwrap()
+                .insert("s", b"x".as_slice())
+                .unwrap();
+            write_version(&tx, 2).unwrap();
+            tx.commit().unwrap();
+        }
+        let db = redb::Database::create(&path).unwrap();
+        assert_eq!(migrate(&db).unwrap(), 2);
+        assert_eq!(read_version(&db).unwrap(), Some(CURRENT_SCHEMA));
+        let rx = db.begin_read().unwrap();
+        use redb::ReadableTableMetadata;
+        assert_eq!(rx.open_table(ALERTS_ACTIVE).unwrap().len().unwrap(), 0);
+        assert_eq!(rx.open_table(ALERT_HISTORY).unwrap().len().unwrap(), 0);
+        assert_eq!(rx.open_table(SECRETS).unwrap().len().unwrap(), 1);
+        assert_eq!(
+            rx.open_table(SETTINGS)
+                .unwrap()
+                .get("system")
+                .unwrap()
+                .unwrap()
+                .value(),
+            r#"{"logLevel":"info"}"#
         );
     }
 

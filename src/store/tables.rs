@@ -23,6 +23,11 @@ pub const SESSIONS: TableDefinition<&str, &str> = TableDefinition::new("sessions
 pub const LOCKOUT: TableDefinition<&str, &str> = TableDefinition::new("lockout");
 /// Security audit events by sequence number: JSON records, bounded (v4).
 pub const AUDIT: TableDefinition<u64, &str> = TableDefinition::new("audit");
+/// Active alerts by alert id: the engine's durable state (JSON of `alerts::engine::Tracked`, v5),
+/// so acknowledgements and start times survive restarts.
+pub const ALERTS_ACTIVE: TableDefinition<&str, &str> = TableDefinition::new("alerts_active");
+/// Alert history, oldest first: an increasing sequence number → JSON of `alerts::Alert`.
+pub const ALERT_HISTORY: TableDefinition<u64, &str> = TableDefinition::new("alert_history");
 
 pub const META_SCHEMA_VERSION: &str = "schema_version";
 pub const META_KEY_CHECK: &str = "key_check";
