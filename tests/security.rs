@@ -769,6 +769,22 @@ fn setup_codes_script_and_auto_register() {
     let ok = reg("pve1.lan", &code);
     assert_eq!(ok.status, 200, "{}", ok.body);
     assert_eq!(ok.json()["status"], "success");
+    // The node is in the node list, with its token sealed and masked.
+    let id = ok.json()["nodeId"].as_str().unwrap().to_string();
+    let list = s.get("/api/config/nodes", &[admin()]);
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert!(!list.body.contains("0000-1111-secret"));
+    let node = list
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == id.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(node["host"], "https://pve1.lan:8006");
+    assert_eq!(node["tokenName"], "pulse-monitor@pam!pulse");
+    assert_eq!(node["hasToken"], true);
     let replay = reg("pve1.lan", &code);
     assert_eq!(replay.status, 401);
     assert!(replay.body.contains("already used"));

@@ -1056,19 +1056,80 @@ struct AutoRegister {
     auth_token: Option<String>,
 }
 
-/// A node announced by its setup script.
-#[derive(Debug, Clone, serde::Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct RegisteredNode {
-    #[serde(rename = "type")]
-    pub node_type: String,
-    pub host: String,
-    pub name: String,
-    pub token_id: String,
-    pub registered_at: String,
+/// Adds or updates the node for an auto-registration; returns its id.
+fn register_node(
+    s: &AppState,
+    t: NodeType,
+    host: &str,
+    server_name: &str,
+    token_id: &str,
+    token_value: &str,
+) -> Result<String, ApiError> {
+    use crate::nodes::request::{NodeRequest, build};
+    let _guard = s.inner.nodes_lock.lock().unwrap_or_else(|p| p.into_inner());
+    let nodes = crate::nodes::Nodes::new(s.store());
+    let list = nodes.list()?;
+    let req = NodeRequest {
+        kind: Some(t.as_str().into()),
+        host: Some(host.into()),
+        token_name: Some(token_id.into()),
+        token_value: Some(token_value.into()),
+        ..Default::default()
+    };
+    let field_error = |errs: Vec<(String, String)>| {
+        let mut e = ApiError::bad_request(
+            errs.first()
+                .map(|(f, m)| format!("{f}: {m}"))
+                .unwrap_or_else(|| "Invalid node".into()),
+        );
+        e.fields = errs;
+        e
+    };
+    let normalized = crate::nodes::request::normalize_host(
+        host,
+        crate::nodes::request::parse_kind(t.as_str())
+            .unwrap_or(crate::poller::scheduler::Kind::Pve),
+    )
+    .map_err(|e| ApiError::bad_request(format!("host: {e}")))?;
+    if let Some(existing) = list
+        .iter()
+        .find(|n| n.kind.as_str() == t.as_str() && n.host == normalized)
+    {
+        let secrets = nodes.secrets(&existing.id)?;
+        let (node, secrets) = build(req, Some((existing, &secrets))).map_err(field_error)?;
+        nodes.update(node, &secrets)?;
+        drop(_guard);
+        s.nodes_changed();
+        return Ok(existing.id.clone());
+    }
+    // A free name: the server's own name, else its host, suffixed when taken.
+    let base = if server_name.is_empty() {
+        host.to_string()
+    } else {
+        server_name.to_string()
+    };
+    let mut name = base.clone();
+    let mut i = 2;
+    while list
+        .iter()
+        .any(|n| n.kind.as_str() == t.as_str() && n.name.eq_ignore_ascii_case(&name))
+    {
+        name = format!("{base}-{i}");
+        i += 1;
+    }
+    let (node, secrets) = build(
+        NodeRequest {
+            name: Some(name),
+            ..req
+        },
+        None,
+    )
+    .map_err(field_error)?;
+    let saved = nodes.add(node, &secrets)?;
+    drop(_guard);
+    s.nodes_changed();
+    Ok(saved.id)
 }
-
-pub const REGISTERED_NODES_KEY: &str = "nodes/auto-registered";
 
 fn auto_register(s: AppState, p: Principal, c: ClientIp, b: AutoRegister) -> Res {
     let auth = s.auth();
@@ -1149,22 +1210,9 @@ fn auto_register(s: AppState, p: Principal, c: ClientIp, b: AutoRegister) -> Res
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, msg));
     }
 
-    // The node's token secret is sealed; the list entry holds no secret.
-    let node = RegisteredNode {
-        node_type: t.as_str().to_string(),
-        host: host.clone(),
-        name: if name.is_empty() { host.clone() } else { name },
-        token_id: token_id.to_string(),
-        registered_at: crate::auth::clock::rfc3339(auth.clock.now_ms()),
-    };
-    s.store().put_secret(&format!("node-token/{host}"), value)?;
-    let mut nodes: Vec<RegisteredNode> = s
-        .store()
-        .get_setting(REGISTERED_NODES_KEY)?
-        .unwrap_or_default();
-    nodes.retain(|n| n.host != host);
-    nodes.push(node);
-    s.store().put_setting(REGISTERED_NODES_KEY, &nodes)?;
+    // Registered through the same path as `POST /api/config/nodes`: a node with the same
+    // type and host gets the new token; otherwise a node is added (its token sealed).
+    let node_id = register_node(&s, t, &host, &name, token_id, value)?;
     auth.audit.record(
         "auto_register",
         &p.user,
@@ -1176,6 +1224,6 @@ fn auto_register(s: AppState, p: Principal, c: ClientIp, b: AutoRegister) -> Res
     ok_json(json!({
         "status": "success",
         "message": format!("Node {host} auto-registered successfully"),
-        "nodeId": host,
+        "nodeId": node_id,
     }))
 }
