@@ -56,6 +56,8 @@ pub struct Monitor {
     pub temperature_monitoring_enabled: bool,
     /// Called with every published state (the history recorder); must not block.
     on_publish: Option<Box<dyn Fn(Arc<State>) + Send>>,
+    /// New instance lists from the API side (node configuration changed, demo mode).
+    updates: Option<mpsc::Receiver<Vec<Instance>>>,
 }
 
 impl Monitor {
@@ -80,7 +82,15 @@ impl Monitor {
             publisher: None,
             temperature_monitoring_enabled: true,
             on_publish: None,
+            updates: None,
         }
+    }
+
+    /// A sender for replacing the instance list while `run` is going; the newest list wins.
+    pub fn updater(&mut self) -> mpsc::Sender<Vec<Instance>> {
+        let (tx, rx) = mpsc::channel();
+        self.updates = Some(rx);
+        tx
     }
 
     pub fn on_publish(&mut self, f: impl Fn(Arc<State>) + Send + 'static) {
@@ -232,6 +242,10 @@ impl Monitor {
     /// Runs until `stop` is set: dispatch, wait for results or the next due time, repeat.
     pub fn run(mut self, stop: Arc<AtomicBool>) {
         while !stop.load(Ordering::Relaxed) {
+            let newest = self.updates.as_ref().and_then(|rx| rx.try_iter().last());
+            if let Some(list) = newest {
+                self.set_instances(list);
+            }
             self.dispatch();
             let wait = self.idle_for();
             self.collect(wait);
