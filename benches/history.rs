@@ -14,15 +14,39 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
 }
 
 fn main() {
-    let n: usize = std::env::var("SERIES").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000);
-    let base = std::env::var("BENCH_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").into());
+    let n: usize = std::env::var("SERIES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
+    let base = std::env::var("BENCH_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").into());
     let dir = tempfile::tempdir_in(base).unwrap();
     let store = Arc::new(Store::open(dir.path()).unwrap());
     let t0: i64 = 1_800_000_000_000;
     let mut h = History::open(store, t0).unwrap();
-    let names: Vec<String> = (0..n).map(|i| format!("g|{}|guest-{}", ["cpu", "memory", "disk", "netin", "netout", "diskread", "diskwrite"][i % 7], i / 7)).collect();
+    let names: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                "g|{}|guest-{}",
+                [
+                    "cpu",
+                    "memory",
+                    "disk",
+                    "netin",
+                    "netout",
+                    "diskread",
+                    "diskwrite"
+                ][i % 7],
+                i / 7
+            )
+        })
+        .collect();
     let sample = |tick: i64| -> Vec<(String, f64)> {
-        names.iter().enumerate().map(|(i, s)| (s.clone(), ((tick + i as i64) % 100) as f64)).collect()
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.clone(), ((tick + i as i64) % 100) as f64))
+            .collect()
     };
     let file = |d: &std::path::Path| std::fs::metadata(d.join("pulse.redb")).unwrap().len();
 
@@ -38,7 +62,10 @@ fn main() {
         }
     }
     let full = file(dir.path());
-    eprintln!("filled {ticks} ticks in {:.1} s", fill_start.elapsed().as_secs_f64());
+    eprintln!(
+        "filled {ticks} ticks in {:.1} s",
+        fill_start.elapsed().as_secs_f64()
+    );
 
     // Steady state at the 10-second poll interval.
     let mut times = Vec::new();
@@ -71,10 +98,28 @@ fn main() {
         assert_eq!(q.len(), n);
     }
     println!("series:                         {n}");
-    println!("tick write (10 s cadence):      p50 {p50:.2} ms, p95 {:.2} ms (n=300, fsync per tick)", p95);
-    println!("finest-tier bytes per tick:     {} (values, before redb overhead)", n.div_ceil(128) * (8 + 128 * 8));
-    println!("file size, every ring full:     {:.1} MiB", full as f64 / 1048576.0);
-    println!("file growth over 300 more ticks: {} bytes", after as i64 - before as i64);
-    println!("24h query, one series:          median {:.3} ms", pct(&mut one, 0.5));
-    println!("24h query, all {n} series:    median {:.1} ms", pct(&mut all, 0.5));
+    println!(
+        "tick write (10 s cadence):      p50 {p50:.2} ms, p95 {:.2} ms (n=300, fsync per tick)",
+        p95
+    );
+    println!(
+        "finest-tier bytes per tick:     {} (values, before redb overhead)",
+        n.div_ceil(128) * (8 + 128 * 8)
+    );
+    println!(
+        "file size, every ring full:     {:.1} MiB",
+        full as f64 / 1048576.0
+    );
+    println!(
+        "file growth over 300 more ticks: {} bytes",
+        after as i64 - before as i64
+    );
+    println!(
+        "24h query, one series:          median {:.3} ms",
+        pct(&mut one, 0.5)
+    );
+    println!(
+        "24h query, all {n} series:    median {:.1} ms",
+        pct(&mut all, 0.5)
+    );
 }
