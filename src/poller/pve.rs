@@ -700,6 +700,11 @@ impl Cycle<'_> {
                 }
             }
         }
+        // A task is listed once even if two nodes report it.
+        let mut ids = BTreeSet::new();
+        out.pve_backups
+            .backup_tasks
+            .retain(|t| ids.insert(t.id.clone()));
         out.pve_backups
             .backup_tasks
             .sort_by_key(|x| std::cmp::Reverse(x.start_time));

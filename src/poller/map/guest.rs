@@ -204,7 +204,8 @@ pub fn agent_network(list: &[AgentInterface]) -> (Vec<GuestNetworkInterface>, Ve
             .as_ref()
             .map(|s| (s.rx_bytes, s.tx_bytes))
             .unwrap_or((0, 0));
-        if addrs.is_empty() && rx == 0 && tx == 0 {
+        // Loopback is never interesting; an interface without address or traffic neither.
+        if i.name == "lo" || (addrs.is_empty() && rx == 0 && tx == 0) {
             continue;
         }
         all.extend(addrs.iter().cloned());
@@ -534,6 +535,10 @@ mod tests {
             AgentInterface {
                 name: "lo".into(),
                 ip_addresses: vec![ip("127.0.0.1"), ip("::1")],
+                statistics: Some(AgentIfStats {
+                    rx_bytes: 9,
+                    ..Default::default()
+                }),
                 ..Default::default()
             },
             AgentInterface {

@@ -1,0 +1,775 @@
+//! The PVE/PBS/PMG pollers against a loopback HTTPS mock serving the real captured fixtures
+//! (`tests/fixtures/proxmox`): the resulting `State` fragments, rates over two polls with a
+//! manual clock, storage merge, template exclusion, stopped-guest zeroing, request economy
+//! and failure categories. Only 127.0.0.1 is contacted.
+
+#[path = "support/mock_proxmox.rs"]
+mod mock;
+
+use mock::{MockServer, Reply, Seen};
+use pulse::model::State;
+use pulse::monitor::InstancePoller;
+use pulse::poller::clock::ManualClock;
+use pulse::poller::scheduler::Category;
+use pulse::poller::{
+    PbsInstanceConfig, PbsPoller, PmgInstanceConfig, PmgPoller, PveInstanceConfig, PvePoller,
+};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+const T0: i64 = 1_700_000_000_000;
+
+fn fx(rel: &str) -> Value {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/proxmox")
+        .join(rel);
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let v: Value = serde_json::from_str(&text).expect("fixture JSON");
+    v["data"].clone()
+}
+
+fn not_found() -> Reply {
+    Reply::raw(404, r#"{"data":null}"#).with_reason("Not Found")
+}
+
+fn api_path(s: &Seen) -> &str {
+    s.path.strip_prefix("/api2/json").unwrap_or(&s.path)
+}
+
+/// Two online nodes `pve` (PVE 8, `available` memory) and `pve2` (PVE 7, no `available`),
+/// guests from the real `/cluster/resources` capture plus a template, a shared NFS storage.
+/// `round` bumps the VM's network and the CT's disk counters between polls.
+fn pve_cluster(round: &AtomicU64, s: &Seen) -> Reply {
+    let r = round.load(Ordering::SeqCst);
+    let nas = |used: u64| {
+        json!({"storage":"nas","type":"nfs","content":"images,backup","shared":1,"active":1,
+               "enabled":1,"total":1_000_000u64,"used":used,"avail":1_000_000u64 - used})
+    };
+    let path = api_path(s);
+    let data = match path {
+        "/nodes" => {
+            let mut a = fx("pve/nodes.2.json")[0].clone();
+            a["node"] = json!("pve");
+            let mut b = fx("pve/nodes.1.json")[0].clone();
+            b["node"] = json!("pve2");
+            json!([a, b])
+        }
+        "/nodes/pve/status" => fx("pve/nodes-node-status.2.json"),
+        "/nodes/pve2/status" => fx("pve/nodes-node-status.1.json"),
+        "/storage" => {
+            let mut v = fx("pve/storage.1.json");
+            v.as_array_mut()
+                .unwrap()
+                .push(json!({"storage":"nas","type":"nfs","content":"images,backup","shared":1}));
+            v
+        }
+        "/nodes/pve/storage" | "/nodes/pve2/storage" => {
+            let mut v = fx("pve/nodes-node-storage.1.json");
+            let used = if path.contains("pve2") {
+                310_000
+            } else {
+                300_000
+            };
+            v.as_array_mut().unwrap().push(nas(used));
+            v
+        }
+        "/cluster/resources" => {
+            assert_eq!(s.query, "type=vm", "one bulk guest query");
+            let mut v = fx("pve/cluster-resources.2.json");
+            v.as_array_mut()
+                .unwrap()
+                .push(json!({"id":"qemu/9000","type":"qemu","vmid":9000,
+                "node":"pve","status":"stopped","name":"debian-template","template":1,
+                "maxmem":1024,"maxdisk":2048}));
+            v
+        }
+        "/nodes/pve/qemu/100/status/current" => {
+            let mut v = fx("pve/nodes-node-qemu-vmid-status-current.1.json");
+            let netin = v["netin"].as_u64().unwrap() + r * 5_000_000;
+            v["netin"] = json!(netin);
+            v
+        }
+        "/nodes/pve/qemu/100/agent/get-fsinfo" => {
+            fx("pve/nodes-node-qemu-vmid-agent-get-fsinfo.handwritten.1.json")
+        }
+        "/nodes/pve/qemu/100/agent/network-get-interfaces" => {
+            fx("pve/nodes-node-qemu-vmid-agent-network-get-interfaces.1.json")
+        }
+        "/nodes/pve/qemu/100/agent/get-osinfo" => {
+            json!({"result":{"name":"Debian GNU/Linux","pretty-name":"Debian GNU/Linux 12 (bookworm)","version-id":"12"}})
+        }
+        "/nodes/pve/qemu/100/agent/info" => json!({"result":{"version":"7.2.0"}}),
+        "/nodes/pve/lxc/102/status/current" => {
+            let mut v = fx("pve/nodes-node-lxc-vmid-status-current.2.json");
+            v["diskread"] = json!(6_017_024 + r * 10_000_000);
+            v
+        }
+        "/nodes/pve/lxc/102/config" => json!({"hostname":"test-lxc",
+            "rootfs":"local-lvm:vm-102-disk-0,size=10G",
+            "net0":"name=eth0,bridge=vmbr0,hwaddr=bc:24:11:00:00:01,ip=192.168.1.50/24"}),
+        "/nodes/pve/disks/list" | "/nodes/pve2/disks/list" => {
+            fx("pve/nodes-node-disks-list.1.json")
+        }
+        "/cluster/replication" => json!([]),
+        "/nodes/pve/tasks" | "/nodes/pve2/tasks" => {
+            let mut v = fx("pve/nodes-node-tasks.1.json");
+            if path == "/nodes/pve/tasks" {
+                v.as_array_mut().unwrap().push(
+                    json!({"upid":"UPID:pve:0001:0002:5FBE6000:vzdump:100:root@pam:",
+                    "node":"pve","type":"vzdump","id":"100","starttime":1_606_312_000,
+                    "endtime":1_606_312_100,"status":"OK","user":"root@pam"}),
+                );
+            }
+            v
+        }
+        "/nodes/pve/storage/local/content" | "/nodes/pve2/storage/local/content" => {
+            fx("pve/nodes-node-storage-storage-content.1.json")
+        }
+        "/nodes/pve/storage/nas/content" | "/nodes/pve2/storage/nas/content" => json!([]),
+        "/nodes/pve/qemu/100/snapshot" => fx("pve/nodes-node-qemu-vmid-snapshot.1.json"),
+        p if p.ends_with("/snapshot") => json!([]),
+        _ => return not_found(),
+    };
+    Reply::data(data)
+}
+
+fn pve_config(url: &str) -> PveInstanceConfig {
+    PveInstanceConfig {
+        name: "home".into(),
+        host: url.into(),
+        token_name: "pulse@pve!mon".into(),
+        token_value: "s3cr3t".into(),
+        is_cluster: true,
+        cluster_name: "lab".into(),
+        timeout: Duration::from_secs(5),
+        ..Default::default()
+    }
+}
+
+struct Pve {
+    server: MockServer,
+    round: Arc<AtomicU64>,
+    clock: ManualClock,
+    poller: PvePoller,
+}
+
+fn pve() -> Pve {
+    let round = Arc::new(AtomicU64::new(0));
+    let r = round.clone();
+    let server = MockServer::start(move |s| pve_cluster(&r, s));
+    let clock = ManualClock::at(T0);
+    let poller = PvePoller::new(pve_config(&server.url()), Arc::new(clock.clone()));
+    Pve {
+        server,
+        round,
+        clock,
+        poller,
+    }
+}
+
+fn paths(server: &MockServer) -> Vec<String> {
+    server
+        .requests()
+        .iter()
+        .map(|s| api_path(s).to_owned())
+        .collect()
+}
+
+#[test]
+fn pve_nodes_memory_and_disk_follow_the_rules() {
+    let t = pve();
+    let s = t.poller.poll(None).expect("poll");
+    let ids: Vec<&str> = s.nodes.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(ids, ["home-pve", "home-pve2"]);
+    let pve = &s.nodes[0];
+    assert_eq!((pve.status.as_str(), pve.kind), ("online", "node"));
+    // PVE 8: used = total − available.
+    let m = pve.memory.as_ref().unwrap();
+    assert_eq!(
+        (m.total, m.used),
+        (16_540_520_448, 16_540_520_448 - 3_868_946_432)
+    );
+    assert_eq!((pve.mem, pve.maxmem), (m.used, m.total));
+    // Root disk from status rootfs.
+    let d = pve.disk.as_ref().unwrap();
+    assert_eq!(
+        (d.total, d.used, d.free),
+        (100_861_726_720, 24_372_563_968, 71_318_425_600)
+    );
+    assert_eq!(pve.cpu_info.cores, 16, "logical CPUs from /nodes maxcpu");
+    assert_eq!(pve.last_seen, T0);
+    assert!(pve.is_cluster_member && pve.cluster_name == "lab");
+    // PVE 7 without `available`: free + buffers + cached vs total − used.
+    let m2 = s.nodes[1].memory.as_ref().unwrap();
+    assert_eq!((m2.total, m2.used), (65_919_459_328, 8_095_399_936));
+    assert_eq!(s.nodes[1].load_average, [0.0, 0.0, 0.0]);
+    assert_eq!(s.nodes[1].cpu_info.mhz, "3400.000");
+    assert!(s.nodes[1].kernel_version.starts_with("Linux 5.15"));
+    assert!(
+        !t.server.requests().iter().any(|r| r.query.contains("ds=")),
+        "rrddata never gets ds="
+    );
+}
+
+#[test]
+fn pve_guests_templates_zeroing_agent_and_ct_details() {
+    let t = pve();
+    let s = t.poller.poll(None).expect("poll");
+    let vm_ids: Vec<&str> = s.vms.iter().map(|g| g.id.as_str()).collect();
+    assert_eq!(
+        vm_ids,
+        ["home-pve-100", "home-pve2-101"],
+        "template 9000 dropped"
+    );
+    let ct_ids: Vec<u32> = s.containers.iter().map(|g| g.vmid).collect();
+    assert_eq!(ct_ids, [102, 103, 104, 105]);
+
+    let vm = &s.vms[0];
+    assert_eq!(
+        (vm.kind, vm.status.as_str(), vm.template),
+        ("qemu", "running", false)
+    );
+    // status/current: total = maxmem (balloon not below it), used = total − freemem.
+    let m = vm.memory.as_ref().unwrap();
+    assert_eq!(
+        (m.total, m.used),
+        (2_097_152_000, 2_097_152_000 - 887_222_272)
+    );
+    assert_eq!(m.balloon, Some(2_097_152_000));
+    // Guest agent filesystems.
+    let d = vm.disk.as_ref().unwrap();
+    assert_eq!((d.total, d.used), (53_687_091_200, 1_234_567_890));
+    assert_eq!(vm.disks.len(), 1);
+    assert_eq!(vm.disks[0].device.as_deref(), Some("/dev/sda1"));
+    assert_eq!(
+        vm.ip_addresses,
+        [
+            "10.1.2.3",
+            "10.10.2.3",
+            "fd8c:4687:e88d:1be3:5b70:7b88:c79c:293"
+        ]
+    );
+    assert!(vm.network_interfaces.iter().all(|n| n.name != "lo"));
+    assert_eq!(vm.os_name.as_deref(), Some("Debian GNU/Linux"));
+    assert_eq!(vm.os_version.as_deref(), Some("12"));
+    assert_eq!(vm.agent_version.as_deref(), Some("7.2.0"));
+    assert_eq!((vm.network_in, vm.disk_read), (0, 0), "first sample");
+
+    let stopped = &s.vms[1];
+    assert_eq!(stopped.status, "stopped");
+    assert_eq!(stopped.cpu, 0.0);
+    assert_eq!(stopped.memory.as_ref().unwrap().usage, 0.0);
+
+    let ct = &s.containers[0];
+    assert_eq!((ct.id.as_str(), ct.kind), ("home-pve-102", "lxc"));
+    let cm = ct.memory.as_ref().unwrap();
+    assert_eq!((cm.total, cm.used), (536_870_912, 28_192_768));
+    let cd = ct.disk.as_ref().unwrap();
+    assert_eq!((cd.total, cd.used), (10_737_418_240, 352_190_464));
+    assert_eq!(ct.disks.len(), 1);
+    assert_eq!(ct.disks[0].mountpoint.as_deref(), Some("/"));
+    assert_eq!(
+        ct.disks[0].device.as_deref(),
+        Some("local-lvm:vm-102-disk-0")
+    );
+    assert_eq!(ct.ip_addresses, ["192.168.1.50"]);
+    assert_eq!(
+        ct.network_interfaces[0].mac.as_deref(),
+        Some("BC:24:11:00:00:01")
+    );
+    // Stopped CTs: synthetic root disk, no addresses.
+    assert!(
+        s.containers[1..]
+            .iter()
+            .all(|c| c.disks.len() == 1 && c.ip_addresses.is_empty())
+    );
+
+    // No per-guest call for stopped guests or templates.
+    let p = paths(&t.server);
+    assert!(
+        !p.iter()
+            .any(|p| p.contains("/qemu/101/status") || p.contains("/qemu/9000/"))
+    );
+    assert!(!p.iter().any(|p| p.contains("/lxc/103/status")));
+    assert_eq!(p.iter().filter(|p| *p == "/cluster/resources").count(), 1);
+}
+
+#[test]
+fn pve_rates_over_two_polls_with_injected_clock() {
+    let t = pve();
+    let first = t.poller.poll(None).expect("poll 1");
+    t.clock.advance(10_000);
+    t.round.store(1, Ordering::SeqCst);
+    let second = t.poller.poll(Some(&first)).expect("poll 2");
+    let vm = &second.vms[0];
+    assert_eq!(vm.network_in, 500_000, "5 MB over 10 s");
+    assert_eq!((vm.network_out, vm.disk_read), (0, 0), "unchanged counters");
+    assert_eq!(second.containers[0].disk_read, 1_000_000);
+    assert_eq!(second.nodes[0].last_seen, T0 + 10_000);
+    // Counters unchanged in a third poll → the last rates are repeated.
+    t.clock.advance(10_000);
+    let third = t.poller.poll(Some(&second)).expect("poll 3");
+    assert_eq!(third.vms[0].network_in, 500_000);
+    // Counters going backwards (guest restart) → 0.
+    t.round.store(0, Ordering::SeqCst);
+    t.clock.advance(10_000);
+    let fourth = t.poller.poll(Some(&third)).expect("poll 4");
+    assert_eq!(fourth.vms[0].network_in, 0);
+}
+
+#[test]
+fn pve_storage_merges_shared_under_a_stable_id() {
+    let t = pve();
+    let s = t.poller.poll(None).expect("poll");
+    let ids: Vec<&str> = s.storage.iter().map(|x| x.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "home-pve-local",
+            "home-pve2-local",
+            "home-pve-local-lvm",
+            "home-pve2-local-lvm",
+            "home-cluster-nas"
+        ]
+    );
+    let nas = s.storage.iter().find(|x| x.name == "nas").unwrap();
+    assert_eq!(
+        (nas.node.as_str(), nas.used, nas.node_count),
+        ("cluster", 310_000, Some(2))
+    );
+    assert_eq!(nas.nodes, ["pve", "pve2"]);
+    assert_eq!(nas.node_ids, ["home-pve", "home-pve2"]);
+    assert!(nas.shared);
+    let local = &s.storage[0];
+    assert_eq!(local.content, "backup,iso,vztmpl", "content sorted");
+    assert_eq!(
+        (local.total, local.used, local.free),
+        (2_839_314_432, 1_987_850_240, 687_050_752)
+    );
+    t.clock.advance(10_000);
+    let again = t.poller.poll(Some(&s)).expect("poll 2");
+    let ids2: Vec<&str> = again.storage.iter().map(|x| x.id.as_str()).collect();
+    assert_eq!(ids, ids2, "ids stable between polls");
+}
+
+#[test]
+fn pve_slow_cadence_backups_snapshots_disks() {
+    let t = pve();
+    let s = t.poller.poll(None).expect("poll");
+    let tasks = &s.pve_backups.backup_tasks;
+    assert_eq!(tasks.len(), 2, "only vzdump tasks, each once");
+    assert_eq!(
+        tasks[0].id,
+        "home-UPID:pve:0001:0002:5FBE6000:vzdump:100:root@pam:"
+    );
+    assert_eq!((tasks[0].vmid, tasks[0].status.as_str()), (100, "OK"));
+    assert!(tasks[0].start_time > tasks[1].start_time, "newest first");
+    let sb = &s.pve_backups.storage_backups;
+    assert_eq!(sb.len(), 1, "same volid reported by two nodes counted once");
+    assert_eq!(
+        sb[0].id,
+        "home-local:backup/vzdump-lxc-100-2020_11_25-14_39_11.tar.lzo"
+    );
+    assert_eq!(
+        (sb[0].kind.as_str(), sb[0].ctime, sb[0].size),
+        ("lxc", 1_606_311_551, 4_504_446)
+    );
+    let snaps = &s.pve_backups.guest_snapshots;
+    assert_eq!(snaps.len(), 1, "`current` is not a snapshot");
+    assert_eq!(snaps[0].id, "home-pve-100-snapshot1");
+    assert_eq!(s.physical_disks.len(), 10);
+    assert!(s.physical_disks.iter().any(|d| d.id == "home-pve--dev-sda"));
+    assert!(
+        s.physical_disks
+            .iter()
+            .all(|d| d.wearout >= 0 && d.last_checked == T0)
+    );
+
+    // The next cycles carry them over without asking again.
+    t.server.clear();
+    t.clock.advance(10_000);
+    let s2 = t.poller.poll(Some(&s)).expect("poll 2");
+    assert_eq!(s2.pve_backups, s.pve_backups);
+    assert_eq!(s2.physical_disks, s.physical_disks);
+    let p = paths(&t.server);
+    assert!(!p.iter().any(|p| p.contains("/tasks")
+        || p.contains("/snapshot")
+        || p.contains("/disks/list")
+        || p.contains("/content")));
+}
+
+#[test]
+fn pve_request_count_per_cycle_is_bounded() {
+    // N = 2 online nodes, V = 1 running VM (agent on), C = 1 running CT.
+    let (n, v, c) = (2usize, 1usize, 1usize);
+    let t = pve();
+    let s1 = t.poller.poll(None).expect("poll");
+    let first = t.server.requests().len();
+    // First (slow) cycle adds: agent fsinfo + 3 metadata calls per VM, CT config, disks per
+    // node, replication, tasks per node, backup storages (local×2, nas once), snapshots of
+    // all 6 guests.
+    let steady = 3 + 2 * n + v + c;
+    assert_eq!(
+        first,
+        steady + 4 * v + c + n + 1 + n + 3 + 6,
+        "{:?}",
+        paths(&t.server)
+    );
+    t.server.clear();
+    t.clock.advance(10_000);
+    let s2 = t.poller.poll(Some(&s1)).expect("poll 2");
+    assert_eq!(t.server.requests().len(), steady, "{:?}", paths(&t.server));
+    // After the fsinfo TTL only fsinfo comes back; metadata waits for its 5 min.
+    t.server.clear();
+    t.clock.advance(60_000);
+    t.poller.poll(Some(&s2)).expect("poll 3");
+    assert_eq!(
+        t.server.requests().len(),
+        steady + v,
+        "{:?}",
+        paths(&t.server)
+    );
+}
+
+#[test]
+fn pve_failing_sub_calls_degrade_only_their_part() {
+    let t = pve();
+    let first = t.poller.poll(None).expect("poll");
+    let round = t.round.clone();
+    t.server.set_handler(move |s| match api_path(s) {
+        "/nodes/pve2/storage" => Reply::raw(500, r#"{"data":null}"#).with_reason("storage error"),
+        "/cluster/resources" => Reply::raw(200, r#"{"data":"garbage"}"#),
+        "/nodes/pve/status" => Reply::raw(200, "<html>oops</html>"),
+        _ => pve_cluster(&round, s),
+    });
+    t.clock.advance(10_000);
+    let s = t
+        .poller
+        .poll(Some(&first))
+        .expect("sub-call failures never fail the poll");
+    assert_eq!(s.vms, first.vms, "guests kept as last seen");
+    assert_eq!(s.containers, first.containers);
+    assert!(
+        s.storage.iter().any(|x| x.id == "home-pve2-local"),
+        "pve2 storage carried"
+    );
+    let pve = &s.nodes[0];
+    assert_eq!(pve.status, "online");
+    // Status failed: previous used with the list's maxmem as total.
+    let m = pve.memory.as_ref().unwrap();
+    assert_eq!(
+        (m.total, m.used),
+        (75_980_378_112, first.nodes[0].memory.as_ref().unwrap().used)
+    );
+    assert!(pve.load_average.is_empty());
+}
+
+#[test]
+fn pve_offline_grace_and_vanishing_nodes() {
+    let t = pve();
+    let first = t.poller.poll(None).expect("poll");
+    let round = t.round.clone();
+    t.server.set_handler(move |s| match api_path(s) {
+        "/nodes" => {
+            let mut a = fx("pve/nodes.2.json")[0].clone();
+            a["node"] = json!("pve");
+            let mut b = fx("pve/nodes.1.json")[0].clone();
+            b["node"] = json!("pve2");
+            b["status"] = json!("offline");
+            Reply::data(json!([a, b]))
+        }
+        _ => pve_cluster(&round, s),
+    });
+    t.clock.advance(30_000);
+    let s = t.poller.poll(Some(&first)).expect("poll");
+    assert_eq!(s.nodes[1].status, "online", "within the 60 s grace");
+    t.clock.advance(40_000);
+    let s2 = t.poller.poll(Some(&s)).expect("poll");
+    assert_eq!(s2.nodes[1].status, "offline");
+    assert_eq!((s2.nodes[1].cpu, s2.nodes[1].uptime), (0.0, 0));
+    t.server.set_handler(|s| match api_path(s) {
+        "/nodes" => Reply::data(json!([])),
+        _ => not_found(),
+    });
+    let s3 = t.poller.poll(Some(&s2)).expect("poll");
+    assert_eq!(s3.nodes.len(), 2, "known nodes kept, shown offline");
+    assert!(
+        s3.nodes
+            .iter()
+            .all(|n| n.status == "offline" && n.connection_health == "error")
+    );
+}
+
+#[test]
+fn pve_failures_are_classified() {
+    let t = pve();
+    t.server.set_handler(|s| match api_path(s) {
+        "/nodes" => Reply::raw(401, r#"{"data":null}"#).with_reason("authentication failure"),
+        _ => not_found(),
+    });
+    let e = t.poller.poll(None).expect_err("401");
+    assert_eq!(e.category, Category::Permanent);
+    assert!(
+        e.message.starts_with("home: listing nodes"),
+        "{}",
+        e.message
+    );
+    assert!(e.message.contains("token"), "{}", e.message);
+
+    t.server.set_handler(|s| match api_path(s) {
+        "/nodes" => Reply::raw(503, r#"{"data":null}"#),
+        _ => not_found(),
+    });
+    assert_eq!(
+        t.poller.poll(None).expect_err("503").category,
+        Category::Transient
+    );
+
+    t.server
+        .set_handler(|_| Reply::raw(200, "<!DOCTYPE html><html></html>"));
+    let e = t.poller.poll(None).expect_err("html");
+    assert!(e.message.contains("HTML"), "{}", e.message);
+
+    // Nothing listening: refused → transient.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let p = PvePoller::new(
+        pve_config(&format!("https://127.0.0.1:{port}")),
+        Arc::new(ManualClock::at(T0)),
+    );
+    assert_eq!(
+        p.poll(None).expect_err("refused").category,
+        Category::Transient
+    );
+
+    // Bad settings never reach the network.
+    let mut cfg = pve_config("https://127.0.0.1:1");
+    cfg.token_name = "justaname".into();
+    let e = PvePoller::new(cfg, Arc::new(ManualClock::at(T0)))
+        .poll(None)
+        .expect_err("config");
+    assert_eq!(e.category, Category::Permanent);
+}
+
+#[test]
+fn pve_garbage_everywhere_never_panics() {
+    let t = pve();
+    let bodies = [
+        r#"{"data":[1,2,3]}"#,
+        r#"{"data":{"x":[]}}"#,
+        "null",
+        r#"{"data":"zz"}"#,
+        "\u{0}\u{1}",
+    ];
+    for (i, b) in bodies.iter().enumerate() {
+        let body = b.to_string();
+        t.server.set_handler(move |s| {
+            if api_path(s) == "/nodes" {
+                Reply::data(json!([{"node":"pve","status":"online","maxmem":"x"}]))
+            } else {
+                Reply::raw(200, body.clone())
+            }
+        });
+        t.clock.advance(10_000 * (i as i64 + 1));
+        let s = t.poller.poll(None).expect("only /nodes decides");
+        assert_eq!(s.nodes.len(), 1);
+    }
+}
+
+// ---------------------------------------------------------------------------- PBS
+
+fn pbs_routes(s: &Seen) -> Reply {
+    let data = match api_path(s) {
+        "/version" => fx("pbs/version.1.json"),
+        "/nodes/localhost/status" => {
+            json!({"cpu":0.25,"memory":{"total":8000,"used":2000,"free":6000},
+                                            "uptime":3600,"loadavg":[0.1,0.2,0.3]})
+        }
+        "/admin/datastore" => json!([{"store":"slow-xfs","comment":""}]),
+        "/status/datastore-usage" => fx("pbs/status-datastore-usage.1.json"),
+        "/admin/datastore/slow-xfs/namespace" => fx("pbs/admin-datastore-store-namespace.1.json"),
+        "/admin/datastore/slow-xfs/gc" => {
+            json!({"store":"slow-xfs","index-data-bytes":3000,"disk-bytes":1000})
+        }
+        "/admin/datastore/slow-xfs/snapshots" => {
+            if s.query.contains("ns=proxmox-v2") {
+                json!([])
+            } else {
+                fx("pbs/admin-datastore-store-snapshots.1.json")
+            }
+        }
+        _ => return not_found(),
+    };
+    Reply::data(data)
+}
+
+fn pbs_poller(url: &str, clock: &ManualClock) -> PbsPoller {
+    PbsPoller::new(
+        PbsInstanceConfig {
+            name: "backup1".into(),
+            host: url.into(),
+            token_name: "pulse@pbs!mon".into(),
+            token_value: "s3cr3t".into(),
+            timeout: Duration::from_secs(5),
+            ..Default::default()
+        },
+        Arc::new(clock.clone()),
+    )
+}
+
+#[test]
+fn pbs_instance_datastores_and_backups() {
+    let server = MockServer::start(pbs_routes);
+    let clock = ManualClock::at(T0);
+    let p = pbs_poller(&server.url(), &clock);
+    let s = p.poll(None).expect("poll");
+    let i = &s.pbs[0];
+    assert_eq!(
+        (i.id.as_str(), i.status.as_str(), i.version.as_str()),
+        ("pbs-backup1", "online", "4.2")
+    );
+    assert_eq!(i.cpu, 25.0, "fraction shown as percent");
+    assert_eq!(
+        (i.memory, i.memory_used, i.memory_total, i.uptime),
+        (25.0, 2000, 8000, 3600)
+    );
+    let ds = &i.datastores.as_ref().unwrap()[0];
+    assert_eq!(
+        (ds.name.as_str(), ds.total, ds.used, ds.free),
+        (
+            "slow-xfs",
+            7_999_425_155_072,
+            409_493_594_112,
+            7_589_931_560_960
+        )
+    );
+    assert_eq!(ds.deduplication_factor, Some(3.0));
+    let ns: Vec<&str> = ds.namespaces.iter().map(|n| n.path.as_str()).collect();
+    assert_eq!(ns, ["", "proxmox-v2"]);
+    assert_eq!(s.pbs_backups.len(), 2);
+    assert_eq!(
+        s.pbs_backups[0].id,
+        "pbs-backup1-slow-xfs--vm-103-1742890730"
+    );
+    assert_eq!(s.pbs_backups[0].vmid, "103");
+    assert!(
+        s.pbs_backups[0].backup_time > s.pbs_backups[1].backup_time,
+        "newest first"
+    );
+
+    // Regular cycle: 4 requests whatever the number of datastores; backups carried.
+    server.clear();
+    clock.advance(10_000);
+    let s2 = p.poll(Some(&s)).expect("poll 2");
+    assert_eq!(server.requests().len(), 4, "{:?}", paths(&server));
+    assert_eq!(s2.pbs_backups, s.pbs_backups);
+    assert_eq!(
+        s2.pbs[0].datastores.as_ref().unwrap()[0].deduplication_factor,
+        Some(3.0)
+    );
+}
+
+#[test]
+fn pbs_failures() {
+    let server = MockServer::start(|s| match api_path(s) {
+        "/version" => Reply::raw(401, r#"{"data":null}"#),
+        "/admin/datastore" => Reply::raw(401, r#"{"data":null}"#),
+        _ => not_found(),
+    });
+    let clock = ManualClock::at(T0);
+    let p = pbs_poller(&server.url(), &clock);
+    let e = p.poll(None).expect_err("401");
+    assert_eq!(e.category, Category::Permanent);
+    assert!(e.message.contains("backup1"), "{}", e.message);
+    // /version refused for the token but datastores readable → online, "connected".
+    server.set_handler(|s| match api_path(s) {
+        "/version" => Reply::raw(403, r#"{"data":null}"#),
+        _ => pbs_routes(s),
+    });
+    let s = p.poll(None).expect("datastore liveness");
+    assert_eq!(s.pbs[0].version, "connected");
+    server.set_handler(|_| Reply::raw(502, "bad gateway"));
+    assert_eq!(p.poll(None).expect_err("502").category, Category::Transient);
+}
+
+// ---------------------------------------------------------------------------- PMG
+
+fn pmg_routes(s: &Seen) -> Reply {
+    let data = match api_path(s) {
+        "/version" => json!({"version":"8.1.2 ","release":"8.1"}),
+        "/config/cluster/status" => {
+            json!([{"cid":1,"name":"pmg1","type":"master","ip":"10.0.0.1"}])
+        }
+        // Real PMG lists queues here; the counters come from qshape.
+        "/nodes/pmg1/postfix/queue" => json!([{"queue":"active"},{"queue":"deferred"}]),
+        "/nodes/pmg1/postfix/qshape" => {
+            let n = if s.query.contains("deferred") { 7 } else { 1 };
+            json!([{"domain":"TOTAL","total":n},{"domain":"example.com","total":n}])
+        }
+        "/statistics/mail" => fx("pmg/statistics-mail.handwritten.1.json"),
+        "/statistics/mailcount" => {
+            assert_eq!(s.query, "timespan=3600", "hourly buckets");
+            fx("pmg/statistics-mailcount.handwritten.1.json")
+        }
+        "/statistics/spamscores" => fx("pmg/statistics-spamscores.handwritten.1.json"),
+        "/quarantine/spamstatus" => fx("pmg/quarantine-spamstatus.handwritten.1.json"),
+        "/quarantine/virusstatus" => fx("pmg/quarantine-virusstatus.handwritten.1.json"),
+        "/nodes/pmg1/backup" => {
+            json!([{"filename":"pmg-backup_2024_01_01.tgz","size":1234,"timestamp":1_704_067_200}])
+        }
+        _ => return not_found(),
+    };
+    Reply::data(data)
+}
+
+#[test]
+fn pmg_instance_queues_stats_and_quarantine() {
+    let server = MockServer::start(pmg_routes);
+    let clock = ManualClock::at(T0);
+    let p = PmgPoller::new(
+        PmgInstanceConfig {
+            name: "mail".into(),
+            host: server.url(),
+            token_name: "pulse@pmg!mon".into(),
+            token_value: "s3cr3t".into(),
+            timeout: Duration::from_secs(5),
+            ..Default::default()
+        },
+        Arc::new(clock.clone()),
+    );
+    let s: State = p.poll(None).expect("poll");
+    let i = &s.pmg[0];
+    assert_eq!(
+        (i.id.as_str(), i.version.as_str(), i.status.as_str()),
+        ("pmg-mail", "8.1.2", "online")
+    );
+    let n = &i.nodes[0];
+    assert_eq!((n.name.as_str(), n.status.as_str()), ("pmg1", "master"));
+    let q = n.queue_status.as_ref().unwrap();
+    assert_eq!((q.active, q.deferred, q.total), (1, 7, 10));
+    let m = i.mail_stats.as_ref().unwrap();
+    assert_eq!(
+        (m.count_in, m.count_out, m.spam_in, m.bytes_in),
+        (25.0, 5.0, 7.0, 1024.0)
+    );
+    assert_eq!(m.average_process_time_ms, 750.0);
+    assert_eq!(i.mail_count.len(), 1);
+    assert_eq!(i.mail_count[0].window_start, 1_713_724_800_000);
+    assert_eq!(i.spam_distribution[0].score, "high");
+    let qu = i.quarantine.as_ref().unwrap();
+    assert_eq!((qu.spam, qu.virus), (0, 4));
+    assert_eq!(s.pmg_backups[0].id, "pmg-mail-pmg1-1704067200");
+
+    server.set_handler(|s| match api_path(s) {
+        "/version" => Reply::raw(504, r#"{"data":null}"#),
+        _ => pmg_routes(s),
+    });
+    let e = p.poll(Some(&s)).expect_err("504");
+    assert_eq!(e.category, Category::Transient);
+    assert!(e.message.contains("mail"), "{}", e.message);
+}
