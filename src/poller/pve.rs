@@ -191,7 +191,7 @@ impl Cycle<'_> {
                 continue;
             }
             let online = item.status == "online";
-            let node = self.build_node(&item, online, &mut out);
+            let node = self.build_node(&item, online);
             let storages = if online && self.cfg.monitor_storage {
                 Some(self.api.node_storage(&item.node, Some(STORAGE_TIMEOUT)))
             } else {
@@ -247,7 +247,7 @@ impl Cycle<'_> {
         self.previous?.nodes.iter().find(|n| n.id == id)
     }
 
-    fn build_node(&mut self, item: &NodeListItem, online: bool, _out: &mut State) -> Node {
+    fn build_node(&mut self, item: &NodeListItem, online: bool) -> Node {
         let id = node::node_id(&self.cfg.name, &item.node);
         if online {
             self.memo.last_online.insert(item.node.clone(), self.now);
