@@ -581,6 +581,39 @@ fn pve_garbage_everywhere_never_panics() {
     }
 }
 
+#[test]
+fn pve_extreme_numbers_never_overflow() {
+    let t = pve();
+    let big = json!(1e30);
+    t.server.set_handler(move |s| {
+        let data = match api_path(s) {
+            "/nodes" => json!([{"node":"pve","status":"online","maxmem":big,"mem":big,"maxdisk":big,"disk":big}]),
+            "/nodes/pve/status" => json!({"memory":{"total":big,"free":big,"buffers":big,"cached":big},
+                                         "rootfs":{"total":big,"used":big,"avail":big}}),
+            "/nodes/pve/storage" => json!([{"storage":"local","type":"dir","total":big,"used":big,"avail":big,
+                                           "content":"backup","active":1,"enabled":1}]),
+            "/cluster/resources" => json!([
+                {"id":"qemu/1","type":"qemu","vmid":1,"node":"pve","status":"running","maxmem":big,"mem":big,
+                 "maxdisk":big,"disk":big,"netin":big},
+                {"id":"lxc/2","type":"lxc","vmid":2,"node":"pve","status":"running","maxmem":big,"mem":big}]),
+            "/nodes/pve/qemu/1/status/current" => json!({"status":"running","agent":1,"maxmem":big,"balloon":big,
+                "meminfo":{"free":big,"buffers":big,"cached":big},"netin":big}),
+            "/nodes/pve/qemu/1/agent/get-fsinfo" => json!({"result":[
+                {"mountpoint":"/","type":"ext4","total-bytes":big,"used-bytes":big,"disk":[{"dev":"/dev/a"}]},
+                {"mountpoint":"/b","type":"ext4","total-bytes":big,"used-bytes":big,"disk":[{"dev":"/dev/b"}]}]}),
+            "/nodes/pve/lxc/2/status/current" => json!({"status":"running","diskinfo":{"rootfs":{"total":big,"used":big}}}),
+            "/nodes/pve/tasks" => json!([{"upid":"UPID:x","type":"vzdump","starttime":big,"endtime":big,"node":"pve"}]),
+            "/nodes/pve/storage/local/content" => json!([{"volid":"local:backup/x","content":"backup","ctime":big,"vmid":1}]),
+            _ => return not_found(),
+        };
+        Reply::data(data)
+    });
+    let s = t.poller.poll(None).expect("poll");
+    assert_eq!(s.vms.len(), 1);
+    assert!(s.vms[0].disk.as_ref().unwrap().usage <= 100.0);
+    assert!(s.pve_backups.backup_tasks[0].start_time > 0);
+}
+
 // ---------------------------------------------------------------------------- PBS
 
 fn pbs_routes(s: &Seen) -> Reply {

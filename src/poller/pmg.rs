@@ -77,7 +77,9 @@ impl PmgPoller {
                         rows.iter()
                             .find(|r| r.domain.eq_ignore_ascii_case("TOTAL"))
                             .map(|r| r.total)
-                            .unwrap_or_else(|| rows.iter().map(|r| r.total).sum()),
+                            .unwrap_or_else(|| {
+                                rows.iter().fold(0u64, |a, r| a.saturating_add(r.total))
+                            }),
                     )
                 };
                 let c = QueueCounts {
@@ -165,7 +167,7 @@ impl PmgPoller {
                                 instance: name.clone(),
                                 node: n.clone(),
                                 filename: b.filename,
-                                backup_time: b.timestamp.max(0) * 1000,
+                                backup_time: crate::poller::map::secs_to_ms(b.timestamp),
                                 size: b.size,
                             });
                         }

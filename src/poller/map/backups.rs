@@ -15,8 +15,8 @@ pub fn map_task(instance: &str, t: &TaskListItem) -> Option<BackupTask> {
         vmid: t.id.trim().parse().unwrap_or(0),
         error: (!status.is_empty() && status != "OK").then(|| status.clone()),
         status,
-        start_time: t.starttime.max(0) * 1000,
-        end_time: t.endtime.unwrap_or(0).max(0) * 1000,
+        start_time: super::secs_to_ms(t.starttime),
+        end_time: super::secs_to_ms(t.endtime.unwrap_or(0)),
         size: None,
     })
 }
@@ -62,7 +62,7 @@ pub fn map_storage_backup(
         instance: instance.to_owned(),
         kind: volume_kind(&c.volid, &c.format, vmid).to_owned(),
         vmid: vmid as u32,
-        time: c.ctime.max(0) * 1000,
+        time: super::secs_to_ms(c.ctime),
         ctime: c.ctime,
         size: c.size,
         format: c.format.clone(),
@@ -95,7 +95,7 @@ pub fn map_snapshot(
         instance: instance.to_owned(),
         kind: kind.to_owned(),
         vmid: vmid as u32,
-        time: s.snaptime.unwrap_or(0).max(0) * 1000,
+        time: super::secs_to_ms(s.snaptime.unwrap_or(0)),
         description: Some(s.description.trim().to_owned()).filter(|d| !d.is_empty()),
         parent: Some(s.parent.clone()).filter(|p| !p.is_empty()),
         vmstate: s.vmstate,

@@ -117,8 +117,8 @@ pub fn summarize(list: &[FsInfo]) -> FsSummary {
         }
         let t = fs.total_bytes.unwrap_or(0);
         let u = fs.used_bytes.unwrap_or(0).min(t);
-        total += t;
-        used += u;
+        total = total.saturating_add(t);
+        used = used.saturating_add(u);
         disks.push(Disk {
             total: t,
             used: u,

@@ -88,7 +88,7 @@ pub fn vm_memory(r: &ClusterResource, s: Option<&QemuStatus>, running: bool) -> 
     let available = if mi.available > 0 {
         mi.available
     } else {
-        mi.free + mi.buffers + mi.cached
+        mi.free.saturating_add(mi.buffers).saturating_add(mi.cached)
     };
     let maxmem = if s.maxmem > 0 { s.maxmem } else { r.maxmem };
     let total = if s.balloon > 0 && s.balloon < maxmem {

@@ -18,6 +18,11 @@ pub fn finite(v: f64) -> f64 {
     if v.is_finite() && v > 0.0 { v } else { 0.0 }
 }
 
+/// Unix seconds → the model's Unix milliseconds; negative → 0, never overflows on garbage.
+pub fn secs_to_ms(secs: i64) -> i64 {
+    secs.max(0).saturating_mul(1000)
+}
+
 /// `used / total × 100`, 0 when total is 0.
 pub fn pct(used: u64, total: u64) -> f64 {
     crate::model::percent(used, total)

@@ -58,7 +58,11 @@ fn effective_available(m: &NodeMemory) -> u64 {
     } else if m.avail > 0 {
         m.avail
     } else {
-        let derived = (m.free + m.buffers + m.cached).max(m.total.saturating_sub(m.used));
+        let derived = m
+            .free
+            .saturating_add(m.buffers)
+            .saturating_add(m.cached)
+            .max(m.total.saturating_sub(m.used));
         derived.min(m.total)
     }
 }

@@ -59,7 +59,7 @@ pub fn datastore(
                 .total
                 .or(s.total_space)
                 .filter(|t| *t > 0)
-                .unwrap_or(s.used + s.avail);
+                .unwrap_or(s.used.saturating_add(s.avail));
             let used = s.used.min(total);
             PbsDatastore {
                 name: name.to_owned(),
@@ -98,7 +98,7 @@ pub fn backup(instance: &str, store: &str, ns: &str, s: &BackupSnapshot) -> PbsB
         namespace: ns.to_owned(),
         backup_type: s.backup_type.clone(),
         vmid: s.backup_id.clone(),
-        backup_time: s.backup_time.max(0) * 1000,
+        backup_time: super::secs_to_ms(s.backup_time),
         size: s.size.unwrap_or(0),
         protected: s.protected,
         verified: s.verification.as_ref().is_some_and(|v| v.state == "ok"),

@@ -15,7 +15,11 @@ pub fn queue(q: &QueueCounts, now_ms: i64) -> PmgQueueStatus {
         deferred: q.deferred,
         hold: q.hold,
         incoming: q.incoming,
-        total: q.active + q.deferred + q.hold + q.incoming,
+        total: q
+            .active
+            .saturating_add(q.deferred)
+            .saturating_add(q.hold)
+            .saturating_add(q.incoming),
         oldest_age: q.oldest_age,
         updated_at: now_ms,
     }
@@ -65,7 +69,7 @@ pub fn mail_count(points: &[MailCountPoint]) -> Vec<PmgMailCount> {
         .iter()
         .map(|p| {
             let f = |v: u64| v as f64;
-            let start = p.time.max(0) * 1000;
+            let start = super::secs_to_ms(p.time);
             PmgMailCount {
                 timestamp: start,
                 count: f(p.count),
@@ -83,7 +87,11 @@ pub fn mail_count(points: &[MailCountPoint]) -> Vec<PmgMailCount> {
                 index: p.index as u32,
                 timeframe: "hour".into(),
                 window_start: start,
-                window_end: if start > 0 { start + 3_600_000 } else { 0 },
+                window_end: if start > 0 {
+                    start.saturating_add(3_600_000)
+                } else {
+                    0
+                },
             }
         })
         .collect()

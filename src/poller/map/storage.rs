@@ -37,7 +37,12 @@ pub fn map_storage(instance: &str, node: &str, s: &NodeStorage, shared: bool) ->
     if s.storage.is_empty() || is_read_only_type(&s.kind) {
         return None;
     }
-    let used = s.used.min(s.total.max(s.used));
+    // Garbage or a storage reporting more used than total: keep usage within 0..100.
+    let used = if s.total > 0 {
+        s.used.min(s.total)
+    } else {
+        s.used
+    };
     // The reference always says "available"; show what PVE actually reports.
     let status = if !s.enabled {
         "disabled"
