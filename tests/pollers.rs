@@ -614,6 +614,66 @@ fn pve_extreme_numbers_never_overflow() {
     assert!(s.pve_backups.backup_tasks[0].start_time > 0);
 }
 
+#[test]
+fn pve_standalone_ids_and_password_login() {
+    // Instance named like its only node: ids drop the instance prefix (state-model.md §6).
+    let logins = Arc::new(AtomicU64::new(0));
+    let l = logins.clone();
+    let round = Arc::new(AtomicU64::new(0));
+    let server = MockServer::start(move |s| match api_path(s) {
+        "/access/ticket" => {
+            l.fetch_add(1, Ordering::SeqCst);
+            Reply::data(fx("pve/access-ticket.1.json"))
+        }
+        "/nodes" => Reply::data(fx("pve/nodes.1.json")),
+        _ => pve_cluster(&round, s),
+    });
+    let cfg = PveInstanceConfig {
+        name: "pve".into(),
+        host: server.url(),
+        user: "root@pam".into(),
+        password: "secret".into(),
+        timeout: Duration::from_secs(5),
+        ..Default::default()
+    };
+    let p = PvePoller::new(cfg, Arc::new(ManualClock::at(T0)));
+    let s = p.poll(None).expect("poll");
+    assert_eq!(s.nodes[0].id, "pve-pve");
+    assert_eq!(
+        s.nodes[0].display_name, "pve",
+        "standalone: the instance name"
+    );
+    assert!(!s.nodes[0].is_cluster_member);
+    assert!(s.vms.iter().any(|g| g.id == "pve-100"));
+    assert!(s.vms.iter().any(|g| g.id == "pve-pve2-101"));
+    assert!(s.storage.iter().any(|x| x.id == "pve-local"));
+    assert_eq!(logins.load(Ordering::SeqCst), 1);
+    let cookie = server
+        .requests()
+        .into_iter()
+        .find(|r| api_path(r) == "/nodes")
+        .and_then(|r| r.header("cookie").map(str::to_owned))
+        .unwrap_or_default();
+    assert!(cookie.starts_with("PVEAuthCookie="), "{cookie}");
+    p.poll(Some(&s)).expect("poll 2");
+    assert_eq!(logins.load(Ordering::SeqCst), 1, "session reused");
+    // After a failed poll the session is dropped and the next poll logs in again.
+    server.set_handler(|_| Reply::raw(500, r#"{"data":null}"#));
+    p.poll(Some(&s)).expect_err("500");
+    let l = logins.clone();
+    let round = Arc::new(AtomicU64::new(0));
+    server.set_handler(move |s| match api_path(s) {
+        "/access/ticket" => {
+            l.fetch_add(1, Ordering::SeqCst);
+            Reply::data(fx("pve/access-ticket.1.json"))
+        }
+        "/nodes" => Reply::data(fx("pve/nodes.1.json")),
+        _ => pve_cluster(&round, s),
+    });
+    p.poll(Some(&s)).expect("poll 3");
+    assert_eq!(logins.load(Ordering::SeqCst), 2);
+}
+
 // ---------------------------------------------------------------------------- PBS
 
 fn pbs_routes(s: &Seen) -> Reply {
