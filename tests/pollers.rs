@@ -496,6 +496,10 @@ fn pve_offline_grace_and_vanishing_nodes() {
     });
     let s3 = t.poller.poll(Some(&s2)).expect("poll");
     assert_eq!(s3.nodes.len(), 2, "known nodes kept, shown offline");
+    assert_eq!(
+        (s3.vms.len(), s3.storage.len()),
+        (s2.vms.len(), s2.storage.len())
+    );
     assert!(
         s3.nodes
             .iter()

@@ -178,6 +178,16 @@ impl Cycle<'_> {
             ..Default::default()
         };
         let slow = self.slow_cycle();
+        if list.iter().all(|n| n.node.is_empty())
+            && let Some(p) = self.previous.filter(|p| !p.nodes.is_empty())
+        {
+            // An empty node list from a cluster we know is a hiccup of the answering node,
+            // not the cluster vanishing: keep everything, with the nodes shown offline.
+            let mut kept = p.clone();
+            kept.last_update = self.now;
+            self.keep_vanished_nodes(&mut kept);
+            return Ok(kept);
+        }
 
         let storage_config: Vec<StorageConfig> = if self.cfg.monitor_storage {
             self.api.storage_config().unwrap_or_default()
@@ -213,7 +223,6 @@ impl Cycle<'_> {
                 storages,
             });
         }
-        self.keep_vanished_nodes(&mut out);
         out.nodes.sort_by(|a, b| a.name.cmp(&b.name));
 
         if self.cfg.monitor_storage {
@@ -317,9 +326,6 @@ impl Cycle<'_> {
     /// `/nodes` came back empty although nodes were known: show them offline rather than
     /// letting the cluster vanish.
     fn keep_vanished_nodes(&self, out: &mut State) {
-        if !out.nodes.is_empty() {
-            return;
-        }
         if let Some(p) = self.previous {
             out.nodes = p
                 .nodes
