@@ -678,6 +678,73 @@ fn pve_standalone_ids_and_password_login() {
     assert_eq!(logins.load(Ordering::SeqCst), 2);
 }
 
+#[test]
+fn pve_ceph_pools_and_replication_state() {
+    let t = pve();
+    let round = t.round.clone();
+    t.server.set_handler(move |s| {
+        let data = match api_path(s) {
+            "/storage" => {
+                json!([{"storage":"ceph-vm","type":"rbd","content":"images","shared":1}])
+            }
+            "/cluster/ceph/status" => json!({"fsid":"f00d","health":{"status":"HEALTH_OK"},
+                "osdmap":{"num_osds":3,"num_up_osds":3,"num_in_osds":3},
+                "pgmap":{"num_pgs":64,"bytes_total":3000,"bytes_used":600,"bytes_avail":2400},
+                "servicemap":{"services":{"mon":{"daemons":{"pve":{"status":"running","hostname":"pve"}}}}}}),
+            "/nodes/pve/ceph/pool" => json!([{"pool":2,"pool_name":"vm-pool","bytes_used":500,
+                "percent_used":0.5,"size":3,"min_size":2,"pg_num":32}]),
+            "/cluster/replication" => json!([{"id":"100-0","guest":100,"jobnum":0,"target":"pve2",
+                "schedule":"*/15","type":"local","source":"pve"}]),
+            "/nodes/pve/replication" => json!([{"id":"100-0","guest":100,"jobnum":0,
+                "last_sync":1_700_000_000,"next_sync":1_700_000_900,"duration":12.5,"fail_count":0}]),
+            _ => return pve_cluster(&round, s),
+        };
+        Reply::data(data)
+    });
+    let s = t.poller.poll(None).expect("poll");
+    let c = &s.ceph_clusters[0];
+    assert_eq!(
+        (c.id.as_str(), c.health.as_str(), c.num_osds, c.num_pgs),
+        ("home-f00d", "HEALTH_OK", 3, 64)
+    );
+    assert_eq!(c.usage_percent, 20.0);
+    assert_eq!(
+        c.pools.len(),
+        1,
+        "pools filled (the reference leaves them empty)"
+    );
+    assert_eq!(
+        (
+            c.pools[0].name.as_str(),
+            c.pools[0].stored_bytes,
+            c.pools[0].percent_used
+        ),
+        ("vm-pool", 500, 50.0)
+    );
+    let r = &s.replication_jobs[0];
+    assert_eq!(
+        (r.id.as_str(), r.guest_name.as_deref()),
+        ("home-100-0", Some("pxe.home.arpa"))
+    );
+    assert_eq!(
+        (r.last_sync_unix, r.last_sync_duration_seconds),
+        (Some(1_700_000_000), Some(12))
+    );
+    assert_eq!(r.target_node.as_deref(), Some("pve2"));
+    // Ceph gone from the storage config → no Ceph entry, no Ceph calls.
+    let round = t.round.clone();
+    t.server.set_handler(move |s| pve_cluster(&round, s));
+    t.server.clear();
+    t.clock.advance(10_000);
+    let s2 = t.poller.poll(Some(&s)).expect("poll 2");
+    assert!(s2.ceph_clusters.is_empty());
+    assert!(!paths(&t.server).iter().any(|p| p.contains("ceph")));
+    assert_eq!(
+        s2.replication_jobs, s.replication_jobs,
+        "replication carried between slow cycles"
+    );
+}
+
 // ---------------------------------------------------------------------------- PBS
 
 fn pbs_routes(s: &Seen) -> Reply {
