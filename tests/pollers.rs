@@ -380,6 +380,10 @@ fn pve_slow_cadence_backups_snapshots_disks() {
     let snaps = &s.pve_backups.guest_snapshots;
     assert_eq!(snaps.len(), 1, "`current` is not a snapshot");
     assert_eq!(snaps[0].id, "home-pve-100-snapshot1");
+    // lastBackup: newest OK vzdump task or backup volume of that VMID (the reference never
+    // fills it). VM 100 has the task ending 1606312100; CT 102 has none.
+    assert_eq!(s.vms[0].last_backup, Some(1_606_312_100_000));
+    assert_eq!(s.containers[0].last_backup, None);
     assert_eq!(s.physical_disks.len(), 10);
     assert!(s.physical_disks.iter().any(|d| d.id == "home-pve--dev-sda"));
     assert!(

@@ -248,6 +248,13 @@ impl Cycle<'_> {
             } else if let Some(p) = self.previous {
                 out.pve_backups = p.pve_backups.clone();
             }
+            let last = backups::last_backups(
+                &out.pve_backups.backup_tasks,
+                &out.pve_backups.storage_backups,
+            );
+            for g in out.vms.iter_mut().chain(out.containers.iter_mut()) {
+                g.last_backup = last.get(&g.vmid).copied();
+            }
         }
         Ok(out)
     }

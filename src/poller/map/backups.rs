@@ -103,6 +103,27 @@ pub fn map_snapshot(
     })
 }
 
+/// Newest successful backup per VMID (Unix ms): finished `OK` vzdump tasks and backup volumes.
+pub fn last_backups(
+    tasks: &[BackupTask],
+    volumes: &[StorageBackup],
+) -> std::collections::HashMap<u32, i64> {
+    let mut m = std::collections::HashMap::new();
+    let done = tasks
+        .iter()
+        .filter(|t| t.vmid > 0 && t.status == "OK" && t.end_time > 0)
+        .map(|t| (t.vmid, t.end_time));
+    let vols = volumes
+        .iter()
+        .filter(|b| b.vmid > 0 && b.time > 0)
+        .map(|b| (b.vmid, b.time));
+    for (vmid, at) in done.chain(vols) {
+        let e = m.entry(vmid).or_insert(at);
+        *e = (*e).max(at);
+    }
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,6 +189,32 @@ mod tests {
             ..c
         };
         assert!(map_storage_backup("home", "local", "dir", "pve1", None, &iso).is_none());
+    }
+
+    #[test]
+    fn last_backup_per_guest() {
+        let t = |vmid, status: &str, end| BackupTask {
+            vmid,
+            status: status.into(),
+            end_time: end,
+            ..Default::default()
+        };
+        let v = |vmid, time| StorageBackup {
+            vmid,
+            time,
+            ..Default::default()
+        };
+        let m = last_backups(
+            &[
+                t(100, "OK", 5_000),
+                t(100, "job errors", 9_000),
+                t(101, "", 0),
+            ],
+            &[v(100, 4_000), v(102, 7_000)],
+        );
+        assert_eq!(m.get(&100), Some(&5_000));
+        assert_eq!(m.get(&102), Some(&7_000));
+        assert!(!m.contains_key(&101));
     }
 
     #[test]

@@ -63,6 +63,9 @@ pub fn from_resource(instance: &str, r: &ClusterResource, now_ms: i64) -> Guest 
         uptime: r.uptime,
         template: false,
         tags: tags(&r.tags),
+        // The reference never shows it; a guest locked for backup/migration/snapshot is
+        // exactly what a user wants to see.
+        lock: Some(r.lock.trim().to_owned()).filter(|l| !l.is_empty()),
         last_seen: now_ms,
         ..Default::default()
     }
@@ -442,6 +445,14 @@ mod tests {
             maxdisk: 10_000,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn lock_and_last_backup() {
+        let mut r = res("qemu", 100, "running");
+        assert_eq!(from_resource("h", &r, 0).lock, None);
+        r.lock = "backup".into();
+        assert_eq!(from_resource("h", &r, 0).lock.as_deref(), Some("backup"));
     }
 
     #[test]
