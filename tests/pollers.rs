@@ -749,6 +749,48 @@ fn pve_ceph_pools_and_replication_state() {
     );
 }
 
+#[test]
+fn pve_fallback_per_node_lists_keep_ids() {
+    let t = pve();
+    let first = t.poller.poll(None).expect("poll");
+    let round = t.round.clone();
+    t.server.set_handler(move |s| match api_path(s) {
+        "/cluster/resources" => Reply::raw(500, r#"{"data":null}"#).with_reason("cfs lock"),
+        // pve: real per-node lists (VM 100 now stopped; CT 101 is a template).
+        "/nodes/pve/qemu" => Reply::data(fx("pve/nodes-node-qemu.1.json")),
+        "/nodes/pve/lxc" => Reply::data(fx("pve/nodes-node-lxc.1.json")),
+        // pve2 fails as well: its guests stay as last seen.
+        "/nodes/pve2/qemu" | "/nodes/pve2/lxc" => Reply::raw(500, r#"{"data":null}"#),
+        "/nodes/pve/lxc/106/status/current" | "/nodes/pve/lxc/105/status/current" => {
+            Reply::data(json!({"status":"running"}))
+        }
+        _ => pve_cluster(&round, s),
+    });
+    t.clock.advance(10_000);
+    let s = t.poller.poll(Some(&first)).expect("poll");
+    let vms: Vec<(&str, &str)> = s
+        .vms
+        .iter()
+        .map(|g| (g.id.as_str(), g.status.as_str()))
+        .collect();
+    assert_eq!(
+        vms,
+        [("home-pve-100", "stopped"), ("home-pve2-101", "stopped")]
+    );
+    let cts: Vec<&str> = s.containers.iter().map(|g| g.id.as_str()).collect();
+    assert_eq!(
+        cts,
+        [
+            "home-pve2-103",
+            "home-pve2-104",
+            "home-pve-105",
+            "home-pve2-105",
+            "home-pve-106"
+        ],
+        "template 101 dropped; pve2's CTs carried"
+    );
+}
+
 // ---------------------------------------------------------------------------- PBS
 
 fn pbs_routes(s: &Seen) -> Reply {

@@ -402,16 +402,32 @@ impl Cycle<'_> {
     }
 
     fn guests(&mut self, nodes: &[NodeData], out: &mut State) {
+        let mut carried: Vec<Guest> = Vec::new();
         let resources = match self.api.cluster_resources(ResourceType::Vm) {
             Ok(r) => r,
-            Err(_) => {
-                // Guests stay as last seen; the node list is the liveness signal.
-                if let Some(p) = self.previous {
-                    out.vms = p.vms.clone();
-                    out.containers = p.containers.clone();
+            Err(_) => match self.per_node_guests(nodes) {
+                Some((r, failed)) => {
+                    // Nodes whose lists failed too keep their guests as last seen.
+                    if let Some(p) = self.previous {
+                        carried.extend(
+                            p.vms
+                                .iter()
+                                .chain(p.containers.iter())
+                                .filter(|g| failed.contains(&g.node))
+                                .cloned(),
+                        );
+                    }
+                    r
                 }
-                return;
-            }
+                None => {
+                    // Guests stay as last seen; the node list is the liveness signal.
+                    if let Some(p) = self.previous {
+                        out.vms = p.vms.clone();
+                        out.containers = p.containers.clone();
+                    }
+                    return;
+                }
+            },
         };
         let online: BTreeSet<&str> = nodes
             .iter()
@@ -434,12 +450,64 @@ impl Cycle<'_> {
                 out.containers.push(g);
             }
         }
+        for g in carried {
+            if seen.insert(g.id.clone()) {
+                if g.kind == "lxc" {
+                    out.containers.push(g);
+                } else {
+                    out.vms.push(g);
+                }
+            }
+        }
         self.memo.rates.retain(|id| seen.contains(id));
         self.memo.fsinfo.retain(|id, _| seen.contains(id));
         self.memo.agent_meta.retain(|id, _| seen.contains(id));
         self.memo.lxc.retain(|id, _| seen.contains(id));
         out.vms.sort_by_key(|g| g.vmid);
         out.containers.sort_by_key(|g| g.vmid);
+    }
+
+    /// Fallback when `/cluster/resources` fails (spec §5.8): the per-node `qemu`/`lxc` lists of
+    /// online nodes, turned into resources so the guests keep their normal ids (the
+    /// reference's fallback used other ids, so every guest "changed" on each switch).
+    /// `None` when no node answered; else the resources and the nodes that failed.
+    fn per_node_guests(
+        &self,
+        nodes: &[NodeData],
+    ) -> Option<(Vec<ClusterResource>, BTreeSet<String>)> {
+        let mut out = Vec::new();
+        let mut failed = BTreeSet::new();
+        let mut answered = false;
+        for n in nodes.iter().filter(|n| n.online) {
+            let name = &n.item.node;
+            let mut ok = true;
+            for (want, kind) in [
+                (self.cfg.monitor_vms, GuestKind::Qemu),
+                (self.cfg.monitor_containers, GuestKind::Lxc),
+            ] {
+                if !want {
+                    continue;
+                }
+                let list = match kind {
+                    GuestKind::Qemu => self.api.qemu_list(name),
+                    GuestKind::Lxc => self.api.lxc_list(name),
+                };
+                match list {
+                    Ok(items) => out.extend(
+                        items
+                            .iter()
+                            .map(|i| guest::resource_from_list(name, kind, i)),
+                    ),
+                    Err(_) => ok = false,
+                }
+            }
+            if ok {
+                answered = true;
+            } else {
+                failed.insert(name.clone());
+            }
+        }
+        answered.then_some((out, failed))
     }
 
     fn rates(&mut self, g: &mut Guest, counters: [u64; 4]) {

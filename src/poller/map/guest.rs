@@ -6,8 +6,8 @@ use super::fs::{FsSummary, summarize};
 use super::{finite, pct};
 use crate::model::{Disk, Guest, GuestNetworkInterface, Memory};
 use crate::proxmox::types::pve::{
-    AgentInfo, AgentInterface, ClusterResource, FsInfo, LxcConfig, LxcInterface, LxcStatus, OsInfo,
-    QemuStatus,
+    AgentInfo, AgentInterface, ClusterResource, FsInfo, GuestListItem, LxcConfig, LxcInterface,
+    LxcStatus, OsInfo, QemuStatus,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -67,6 +67,42 @@ pub fn from_resource(instance: &str, r: &ClusterResource, now_ms: i64) -> Guest 
         // exactly what a user wants to see.
         lock: Some(r.lock.trim().to_owned()).filter(|l| !l.is_empty()),
         last_seen: now_ms,
+        ..Default::default()
+    }
+}
+
+/// A per-node `qemu`/`lxc` list entry as the `/cluster/resources` entry it stands for
+/// (fallback path; `cpus` there is `maxcpu` here).
+pub fn resource_from_list(
+    node: &str,
+    kind: crate::proxmox::pve::GuestKind,
+    i: &GuestListItem,
+) -> ClusterResource {
+    let kind = match kind {
+        crate::proxmox::pve::GuestKind::Qemu => "qemu",
+        crate::proxmox::pve::GuestKind::Lxc => "lxc",
+    };
+    ClusterResource {
+        id: format!("{kind}/{}", i.vmid.unwrap_or(0)),
+        kind: kind.to_owned(),
+        node: node.to_owned(),
+        status: i.status.clone(),
+        name: i.name.clone(),
+        vmid: i.vmid,
+        cpu: i.cpu,
+        maxcpu: i.cpus,
+        mem: i.mem,
+        maxmem: i.maxmem,
+        disk: i.disk,
+        maxdisk: i.maxdisk,
+        netin: i.netin,
+        netout: i.netout,
+        diskread: i.diskread,
+        diskwrite: i.diskwrite,
+        uptime: i.uptime,
+        template: i.template,
+        tags: i.tags.clone(),
+        lock: i.lock.clone(),
         ..Default::default()
     }
 }
@@ -445,6 +481,26 @@ mod tests {
             maxdisk: 10_000,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn fallback_list_items_keep_normal_ids() {
+        let i = GuestListItem {
+            vmid: Some(101),
+            name: "ct".into(),
+            status: "running".into(),
+            cpus: 1.5,
+            maxmem: 10,
+            mem: 4,
+            ..Default::default()
+        };
+        let r = resource_from_list("pve2", crate::proxmox::pve::GuestKind::Lxc, &i);
+        assert_eq!(
+            (r.kind.as_str(), r.node.as_str(), r.maxcpu),
+            ("lxc", "pve2", 1.5)
+        );
+        let g = from_resource("home", &r, 0);
+        assert_eq!((g.id.as_str(), g.kind, g.cpus), ("home-pve2-101", "lxc", 1));
     }
 
     #[test]
