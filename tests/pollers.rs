@@ -258,8 +258,10 @@ fn pve_guests_templates_zeroing_agent_and_ct_details() {
     assert_eq!(vm.agent_version.as_deref(), Some("7.2.0"));
     assert_eq!((vm.network_in, vm.disk_read), (0, 0), "first sample");
 
+    assert_eq!(vm.disk_status_reason, None, "agent reported usage");
     let stopped = &s.vms[1];
     assert_eq!(stopped.status, "stopped");
+    assert_eq!(stopped.disk_status_reason.as_deref(), Some("vm-stopped"));
     assert_eq!(stopped.cpu, 0.0);
     assert_eq!(stopped.memory.as_ref().unwrap().usage, 0.0);
 
@@ -788,6 +790,36 @@ fn pve_fallback_per_node_lists_keep_ids() {
             "home-pve-106"
         ],
         "template 101 dropped; pve2's CTs carried"
+    );
+}
+
+#[test]
+fn pve_agent_not_running_gives_unknown_disk_and_a_reason() {
+    let t = pve();
+    let round = t.round.clone();
+    t.server.set_handler(move |s| match api_path(s) {
+        p if p.starts_with("/nodes/pve/qemu/100/agent/") => {
+            Reply::raw(500, r#"{"data":null}"#).with_reason("QEMU guest agent is not running")
+        }
+        _ => pve_cluster(&round, s),
+    });
+    let s = t
+        .poller
+        .poll(None)
+        .expect("agent failures never fail the poll");
+    let vm = &s.vms[0];
+    assert_eq!(vm.disk_status_reason.as_deref(), Some("agent-not-running"));
+    let d = vm.disk.as_ref().unwrap();
+    assert_eq!(
+        (d.total, d.usage),
+        (34_359_738_368, -1.0),
+        "allocated size, usage unknown"
+    );
+    assert!(vm.ip_addresses.is_empty() && vm.os_name.is_none());
+    assert_eq!(
+        vm.memory.as_ref().unwrap().total,
+        2_097_152_000,
+        "status still used"
     );
 }
 

@@ -56,7 +56,7 @@ struct Memo {
     rates: super::map::rates::RateTracker,
     last_online: HashMap<String, i64>,
     node_rrd: HashMap<String, (i64, Option<node::RrdMemory>)>,
-    fsinfo: HashMap<String, (i64, Option<Vec<FsInfo>>)>,
+    fsinfo: HashMap<String, (i64, Result<Vec<FsInfo>, &'static str>)>,
     agent_meta: HashMap<String, (i64, AgentMeta)>,
     lxc: HashMap<String, (i64, LxcExtra)>,
     disks_polled_at: Option<i64>,
@@ -542,11 +542,22 @@ impl Cycle<'_> {
             self.fsinfo(&g.id, &r.node, vmid)
         } else {
             self.memo.fsinfo.remove(&g.id);
-            None
+            Err("agent-disabled")
         };
-        let (disk, disks) = guest::vm_disk(r, fs.as_deref());
+        let (disk, disks) = guest::vm_disk(r, fs.as_deref().ok());
         g.disk = disk;
         g.disks = disks;
+        g.disk_status_reason = if r.status != "running" {
+            Some("vm-stopped")
+        } else if status.is_none() {
+            Some("no-status")
+        } else {
+            match &fs {
+                Err(reason) => Some(*reason),
+                Ok(list) => guest::fs_reason(list),
+            }
+        }
+        .map(str::to_owned);
         if agent {
             let meta = self.agent_meta(&g.id, &r.node, vmid);
             g.network_interfaces = meta.interfaces;
@@ -563,14 +574,17 @@ impl Cycle<'_> {
         guest::zero_if_not_running(g);
     }
 
-    fn fsinfo(&mut self, id: &str, node: &str, vmid: u64) -> Option<Vec<FsInfo>> {
+    fn fsinfo(&mut self, id: &str, node: &str, vmid: u64) -> Result<Vec<FsInfo>, &'static str> {
         if let Some((at, v)) = self.memo.fsinfo.get(id)
             && self.now - at < FSINFO_TTL_MS
             && self.now >= *at
         {
             return v.clone();
         }
-        let v = self.api.agent_fsinfo(node, vmid, Some(FSINFO_TIMEOUT)).ok();
+        let v = self
+            .api
+            .agent_fsinfo(node, vmid, Some(FSINFO_TIMEOUT))
+            .map_err(|e| guest::agent_failure_reason(&e));
         self.memo
             .fsinfo
             .insert(id.to_owned(), (self.now, v.clone()));

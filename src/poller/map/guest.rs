@@ -194,6 +194,28 @@ pub fn vm_disk(r: &ClusterResource, fs: Option<&[FsInfo]>) -> (Option<Disk>, Vec
     }
 }
 
+/// Why a running VM with an agent has no disk usage (`None` = it has).
+pub fn fs_reason(list: &[FsInfo]) -> Option<&'static str> {
+    match summarize(list) {
+        FsSummary::Usage { .. } => None,
+        FsSummary::OnlySpecial => Some("special-filesystems-only"),
+        FsSummary::Empty => Some("no-filesystems"),
+    }
+}
+
+/// `diskStatusReason` for a failed agent call.
+pub fn agent_failure_reason(e: &crate::proxmox::ProxmoxError) -> &'static str {
+    use crate::proxmox::ErrorKind as K;
+    let text = e.to_string().to_ascii_lowercase();
+    match e.kind() {
+        K::Timeout => "agent-timeout",
+        K::Auth => "permission-denied",
+        _ if text.contains("not running") => "agent-not-running",
+        _ if text.contains("timeout") || text.contains("timed out") => "agent-timeout",
+        _ => "agent-error",
+    }
+}
+
 /// Not running: no CPU, no usage figures, no rates (memory used/free keep their values).
 pub fn zero_if_not_running(g: &mut Guest) {
     if g.status == "running" {
@@ -501,6 +523,26 @@ mod tests {
         );
         let g = from_resource("home", &r, 0);
         assert_eq!((g.id.as_str(), g.kind, g.cpus), ("home-pve2-101", "lxc", 1));
+    }
+
+    #[test]
+    fn disk_status_reasons() {
+        use crate::proxmox::ProxmoxError;
+        let fs = |kind: &str| FsInfo {
+            mountpoint: "/x".into(),
+            kind: kind.into(),
+            total_bytes: Some(10),
+            used_bytes: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(fs_reason(&[fs("ext4")]), None);
+        assert_eq!(fs_reason(&[fs("tmpfs")]), Some("special-filesystems-only"));
+        assert_eq!(fs_reason(&[]), Some("no-filesystems"));
+        let agent = ProxmoxError::Agent {
+            path: "/a".into(),
+            message: "CommandNotFound: x".into(),
+        };
+        assert_eq!(agent_failure_reason(&agent), "agent-error");
     }
 
     #[test]
