@@ -1015,3 +1015,68 @@ fn pmg_instance_queues_stats_and_quarantine() {
     assert_eq!(e.category, Category::Transient);
     assert!(e.message.contains("mail"), "{}", e.message);
 }
+
+// ---------------------------------------------------------------------------- Monitor
+
+#[test]
+fn all_three_pollers_plug_into_the_monitor() {
+    use pulse::model::published::StateCell;
+    use pulse::monitor::{Instance, Monitor};
+    use pulse::poller::pool::Pool;
+    use pulse::poller::scheduler::{Key, Kind, Scheduler, SchedulerConfig};
+    use std::sync::Mutex;
+
+    let t = pve();
+    let pbs_server = MockServer::start(pbs_routes);
+    let pmg_server = MockServer::start(pmg_routes);
+    let clock = ManualClock::at(T0);
+    let pbs: Arc<dyn InstancePoller> = Arc::new(pbs_poller(&pbs_server.url(), &clock));
+    let pmg: Arc<dyn InstancePoller> = Arc::new(PmgPoller::new(
+        PmgInstanceConfig {
+            name: "mail".into(),
+            host: pmg_server.url(),
+            token_name: "pulse@pmg!mon".into(),
+            token_value: "s3cr3t".into(),
+            timeout: Duration::from_secs(5),
+            ..Default::default()
+        },
+        Arc::new(clock.clone()),
+    ));
+    let pve: Arc<dyn InstancePoller> = Arc::new(t.poller);
+    let cell = Arc::new(StateCell::default());
+    let sched = Arc::new(Mutex::new(Scheduler::new(SchedulerConfig::default(), 1)));
+    let mut m = Monitor::new(
+        sched,
+        Pool::new(2, "pollers-test"),
+        Arc::new(clock.clone()),
+        cell.clone(),
+    );
+    let inst = |kind, name: &str, url: String, poller: &Arc<dyn InstancePoller>| Instance {
+        key: Key::new(kind, name),
+        display_name: name.into(),
+        connection: url,
+        poller: poller.clone(),
+    };
+    m.set_instances(vec![
+        inst(Kind::Pve, "home", t.server.url(), &pve),
+        inst(Kind::Pbs, "backup1", pbs_server.url(), &pbs),
+        inst(Kind::Pmg, "mail", pmg_server.url(), &pmg),
+    ]);
+    let started = m.dispatch();
+    assert_eq!(started, 3);
+    let mut got = 0;
+    while got < started {
+        got += m.collect(Duration::from_secs(10));
+    }
+    let st = cell.current().state.clone();
+    assert_eq!(st.nodes.len(), 2);
+    assert_eq!(st.vms.len(), 2);
+    assert_eq!(st.pbs[0].id, "pbs-backup1");
+    assert_eq!(st.pmg[0].id, "pmg-mail");
+    for k in ["home", "pbs-backup1", "pmg-mail"] {
+        assert_eq!(st.connection_health.get(k), Some(&true), "{k}");
+    }
+    let json = serde_json::to_value(&*st).unwrap();
+    assert_eq!(json["vms"][0]["id"], "home-pve-100");
+    assert_eq!(json["storage"].as_array().unwrap().len(), 5);
+}
