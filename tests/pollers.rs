@@ -823,6 +823,46 @@ fn pve_agent_not_running_gives_unknown_disk_and_a_reason() {
     );
 }
 
+#[test]
+fn pve_backups_survive_an_offline_node_and_work_without_storage_monitoring() {
+    let round = Arc::new(AtomicU64::new(0));
+    let r = round.clone();
+    let server = MockServer::start(move |s| pve_cluster(&r, s));
+    let clock = ManualClock::at(T0);
+    let mut cfg = pve_config(&server.url());
+    cfg.monitor_storage = false;
+    cfg.backup_polling_cycles = 1;
+    let p = PvePoller::new(cfg, Arc::new(clock.clone()));
+    let first = p.poll(None).expect("poll");
+    assert!(first.storage.is_empty());
+    assert_eq!(
+        first.pve_backups.storage_backups.len(),
+        1,
+        "storage lists fetched for backups"
+    );
+    // pve (where the backed-up guest lives) goes offline: its local backups stay listed.
+    let r = round.clone();
+    server.set_handler(move |s| match api_path(s) {
+        "/nodes" => {
+            let mut a = fx("pve/nodes.2.json")[0].clone();
+            a["node"] = json!("pve");
+            a["status"] = json!("offline");
+            let mut b = fx("pve/nodes.1.json")[0].clone();
+            b["node"] = json!("pve2");
+            Reply::data(json!([a, b]))
+        }
+        "/nodes/pve2/storage/local/content" => Reply::data(json!([])),
+        _ => pve_cluster(&r, s),
+    });
+    clock.advance(120_000);
+    let s = p.poll(Some(&first)).expect("poll 2");
+    assert_eq!(s.nodes[0].status, "offline");
+    assert_eq!(
+        s.pve_backups.storage_backups,
+        first.pve_backups.storage_backups
+    );
+}
+
 // ---------------------------------------------------------------------------- PBS
 
 fn pbs_routes(s: &Seen) -> Reply {

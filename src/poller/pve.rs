@@ -815,8 +815,23 @@ impl Cycle<'_> {
         let mut asked = BTreeSet::new();
         let mut by_volid: BTreeMap<String, crate::model::StorageBackup> = BTreeMap::new();
         let mut failed_storages = BTreeSet::new();
-        for n in &online {
-            let Some(Ok(list)) = &n.storages else {
+        // With storage monitoring off the storage lists were not fetched this cycle.
+        let lists: Vec<(&NodeData, Option<Vec<NodeStorage>>)> = online
+            .iter()
+            .map(|n| {
+                let list = match &n.storages {
+                    Some(Ok(l)) => Some(l.clone()),
+                    Some(Err(_)) => None,
+                    None => self
+                        .api
+                        .node_storage(&n.item.node, Some(STORAGE_TIMEOUT))
+                        .ok(),
+                };
+                (*n, list)
+            })
+            .collect();
+        for (n, list) in &lists {
+            let Some(list) = list else {
                 continue;
             };
             for s in list {
@@ -863,17 +878,21 @@ impl Cycle<'_> {
         }
         if let Some(p) = prev {
             // Storages not readable this round keep their previous backups.
+            let read: BTreeSet<&str> = lists
+                .iter()
+                .filter(|(_, l)| l.is_some())
+                .map(|(n, _)| n.item.node.as_str())
+                .collect();
             let offline: BTreeSet<&str> = nodes
                 .iter()
-                .filter(|n| !n.online || !matches!(n.storages, Some(Ok(_))))
                 .map(|n| n.item.node.as_str())
+                .filter(|n| !read.contains(n))
                 .collect();
             for b in &p.storage_backups {
+                // A shared storage read through another node is authoritative; a node-local
+                // one of a node we could not read keeps its backups.
                 let unread = failed_storages.contains(&b.storage)
-                    || (offline.contains(b.node.as_str())
-                        && !asked
-                            .iter()
-                            .any(|k| k == &b.storage || k.ends_with(&format!("/{}", b.storage))));
+                    || (offline.contains(b.node.as_str()) && !asked.contains(&b.storage));
                 if unread {
                     by_volid.entry(b.volid.clone()).or_insert_with(|| b.clone());
                 }
