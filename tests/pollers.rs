@@ -863,6 +863,55 @@ fn pve_backups_survive_an_offline_node_and_work_without_storage_monitoring() {
     );
 }
 
+#[test]
+fn pve_snapshots_of_big_clusters_are_refreshed_in_batches() {
+    let guests = 450u64;
+    let server = MockServer::start(move |s| {
+        let data = match api_path(s) {
+            "/nodes" => json!([{"node":"pve","status":"online","maxmem":1000,"mem":10}]),
+            "/cluster/resources" => {
+                json!((0..guests)
+                .map(|i| json!({"id":format!("lxc/{}", 1000 + i),"type":"lxc","vmid":1000 + i,
+                                "node":"pve","status":"stopped","maxmem":1,"maxdisk":1}))
+                .collect::<Vec<_>>())
+            }
+            p if p.ends_with("/snapshot") => json!([{"name":"s1","snaptime":1},{"name":"current"}]),
+            _ => return not_found(),
+        };
+        Reply::data(data)
+    });
+    let clock = ManualClock::at(T0);
+    let mut cfg = pve_config(&server.url());
+    cfg.backup_polling_cycles = 1;
+    cfg.monitor_storage = false;
+    let p = PvePoller::new(cfg, Arc::new(clock.clone()));
+    let mut prev: Option<State> = None;
+    let mut asked = std::collections::BTreeSet::new();
+    for _ in 0..3 {
+        server.clear();
+        clock.advance(10_000);
+        let s = p.poll(prev.as_ref()).expect("poll");
+        let snaps: Vec<String> = paths(&server)
+            .into_iter()
+            .filter(|p| p.ends_with("/snapshot"))
+            .collect();
+        assert_eq!(snaps.len(), pulse::poller::pve::SNAPSHOT_BATCH);
+        asked.extend(snaps);
+        prev = Some(s);
+    }
+    assert_eq!(
+        asked.len(),
+        guests as usize,
+        "every guest refreshed within 3 cycles"
+    );
+    let last = prev.unwrap();
+    assert_eq!(
+        last.pve_backups.guest_snapshots.len(),
+        guests as usize,
+        "others carried"
+    );
+}
+
 // ---------------------------------------------------------------------------- PBS
 
 fn pbs_routes(s: &Seen) -> Reply {

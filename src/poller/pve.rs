@@ -27,6 +27,9 @@ pub const LXC_CONFIG_TTL_MS: i64 = 5 * 60_000;
 /// Node RRD memory fallback (old PVE only).
 pub const NODE_RRD_TTL_MS: i64 = 30_000;
 
+/// Guests whose snapshot list is refreshed per backup cycle (one request each).
+pub const SNAPSHOT_BATCH: usize = 200;
+
 const STORAGE_TIMEOUT: Duration = Duration::from_secs(30);
 const FSINFO_TIMEOUT: Duration = Duration::from_secs(15);
 const AGENT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -60,6 +63,7 @@ struct Memo {
     agent_meta: HashMap<String, (i64, AgentMeta)>,
     lxc: HashMap<String, (i64, LxcExtra)>,
     disks_polled_at: Option<i64>,
+    snapshot_cursor: usize,
 }
 
 pub struct PvePoller {
@@ -771,7 +775,7 @@ impl Cycle<'_> {
             replication::map_jobs(&self.cfg.name, &jobs, &states, &guests, self.now);
     }
 
-    fn backups(&self, nodes: &[NodeData], out: &mut State) {
+    fn backups(&mut self, nodes: &[NodeData], out: &mut State) {
         let prev = self.previous.map(|p| &p.pve_backups);
         let online: Vec<&NodeData> = nodes.iter().filter(|n| n.online).collect();
 
@@ -903,23 +907,34 @@ impl Cycle<'_> {
             .storage_backups
             .sort_by_key(|x| std::cmp::Reverse(x.ctime));
 
-        // Snapshots of every guest on an online node.
+        // Snapshots: one call per guest, so big clusters are refreshed in rotating batches of
+        // `SNAPSHOT_BATCH` guests per backup cycle; the others keep their last list.
         let online_names: BTreeSet<&str> = online.iter().map(|n| n.item.node.as_str()).collect();
-        let guests: Vec<(&str, &'static str, u32)> = out
+        let mut guests: Vec<(&str, &'static str, u32)> = out
             .vms
             .iter()
             .chain(out.containers.iter())
             .map(|g| (g.node.as_str(), g.kind, g.vmid))
             .collect();
+        guests.sort_by_key(|g| (g.2, g.0));
+        let n = guests.len();
+        let start = if n == 0 {
+            0
+        } else {
+            self.memo.snapshot_cursor % n
+        };
+        let batch: BTreeSet<usize> = (0..n.min(SNAPSHOT_BATCH))
+            .map(|i| (start + i) % n)
+            .collect();
+        self.memo.snapshot_cursor = start + n.min(SNAPSHOT_BATCH);
         let mut snaps = Vec::new();
-        for (node, kind, vmid) in guests {
+        for (i, (node, kind, vmid)) in guests.into_iter().enumerate() {
             let gk = if kind == "lxc" {
                 GuestKind::Lxc
             } else {
                 GuestKind::Qemu
             };
-            let fresh = online_names
-                .contains(node)
+            let fresh = (batch.contains(&i) && online_names.contains(node))
                 .then(|| self.api.snapshots(node, gk, u64::from(vmid), None).ok())
                 .flatten();
             match fresh {
@@ -928,11 +943,10 @@ impl Cycle<'_> {
                 })),
                 None => {
                     if let Some(p) = prev {
-                        let prefix = format!("{}-{node}-{vmid}-", self.cfg.name);
                         snaps.extend(
                             p.guest_snapshots
                                 .iter()
-                                .filter(|s| s.id.starts_with(&prefix))
+                                .filter(|s| s.node == node && s.vmid == vmid)
                                 .cloned(),
                         );
                     }
