@@ -912,6 +912,56 @@ fn pve_snapshots_of_big_clusters_are_refreshed_in_batches() {
     );
 }
 
+#[test]
+fn pve_parallel_per_guest_calls_land_on_the_right_guest() {
+    let vms = 40u64;
+    let server = MockServer::start(move |s| {
+        let p = api_path(s);
+        let data =
+            if p == "/nodes" {
+                json!([{"node":"pve","status":"online","maxmem":1000,"mem":10}])
+            } else if p == "/cluster/resources" {
+                json!((0..vms)
+                .map(|i| json!({"id":format!("qemu/{}", 100 + i),"type":"qemu","vmid":100 + i,
+                                "node":"pve","status":"running","maxmem":1_000_000,"maxdisk":0}))
+                .collect::<Vec<_>>())
+            } else if let Some(rest) = p.strip_prefix("/nodes/pve/qemu/")
+                && let Some(id) = rest.strip_suffix("/status/current")
+            {
+                // Each VM reports a total derived from its own id.
+                let vmid: u64 = id.parse().unwrap();
+                json!({"status":"running","maxmem":vmid * 1000,"mem":vmid,"agent":0})
+            } else {
+                return not_found();
+            };
+        Reply::data(data)
+    });
+    let mut cfg = pve_config(&server.url());
+    cfg.monitor_storage = false;
+    cfg.monitor_backups = false;
+    cfg.monitor_physical_disks = Some(false);
+    let p = PvePoller::new(cfg, Arc::new(ManualClock::at(T0)));
+    let s = p.poll(None).expect("poll");
+    assert_eq!(s.vms.len(), vms as usize);
+    for g in &s.vms {
+        let m = g.memory.as_ref().unwrap();
+        assert_eq!(
+            (m.total, m.used),
+            (u64::from(g.vmid) * 1000, u64::from(g.vmid)),
+            "{}",
+            g.id
+        );
+        assert_eq!(g.disk_status_reason.as_deref(), Some("agent-disabled"));
+    }
+    // 1 + N + 1 + V (+1 replication on the first cycle) with storage/backups/disks off.
+    assert_eq!(
+        server.requests().len(),
+        1 + 1 + 1 + vms as usize + 1,
+        "{:?}",
+        paths(&server)
+    );
+}
+
 // ---------------------------------------------------------------------------- PBS
 
 fn pbs_routes(s: &Seen) -> Reply {

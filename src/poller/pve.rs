@@ -439,18 +439,40 @@ impl Cycle<'_> {
             .map(|n| n.item.node.as_str())
             .collect();
         let mut seen = BTreeSet::new();
-        for r in resources
+        let list: Vec<&ClusterResource> = resources
             .iter()
             .filter(|r| guest::is_guest(r, self.cfg.monitor_vms, self.cfg.monitor_containers))
-        {
+            .collect();
+        // Per-guest calls only for running guests on online nodes, decided up front (cache
+        // TTLs) and made in parallel; the mapping below is sequential.
+        let jobs: Vec<Job<'_>> = list
+            .iter()
+            .filter(|r| r.status == "running" && online.contains(r.node.as_str()))
+            .map(|r| {
+                let id = guest::guest_id(&self.cfg.name, &r.node, r.vmid.unwrap_or(0));
+                Job {
+                    r,
+                    fs_due: self.due(self.memo.fsinfo.get(&id).map(|e| e.0), FSINFO_TTL_MS),
+                    meta_due: self.due(
+                        self.memo.agent_meta.get(&id).map(|e| e.0),
+                        AGENT_META_TTL_MS,
+                    ),
+                    extra_due: self.due(self.memo.lxc.get(&id).map(|e| e.0), LXC_CONFIG_TTL_MS),
+                    id,
+                }
+            })
+            .collect();
+        let mut fetched: HashMap<String, Fetched> = fetch_all(self.api, &jobs);
+        for r in list {
             let mut g = guest::from_resource(&self.cfg.name, r, self.now);
             let running = r.status == "running" && online.contains(r.node.as_str());
             seen.insert(g.id.clone());
+            let f = fetched.remove(&g.id).unwrap_or_default();
             if r.kind == "qemu" {
-                self.refine_vm(r, &mut g, running);
+                self.refine_vm(r, &mut g, running, f);
                 out.vms.push(g);
             } else {
-                self.refine_ct(r, &mut g, running);
+                self.refine_ct(r, &mut g, running, f);
                 out.containers.push(g);
             }
         }
@@ -522,13 +544,13 @@ impl Cycle<'_> {
         g.network_out = no;
     }
 
-    fn refine_vm(&mut self, r: &ClusterResource, g: &mut Guest, running: bool) {
-        let vmid = r.vmid.unwrap_or(0);
-        let status = if running {
-            self.api.qemu_status(&r.node, vmid, None).ok()
-        } else {
-            None
-        };
+    /// A cache entry older than `ttl` (or from the future: clock jump) is due.
+    fn due(&self, fetched_at: Option<i64>, ttl: i64) -> bool {
+        fetched_at.is_none_or(|at| self.now - at >= ttl || self.now < at)
+    }
+
+    fn refine_vm(&mut self, r: &ClusterResource, g: &mut Guest, running: bool, f: Fetched) {
+        let status = f.vm;
         let mem = guest::vm_memory(r, status.as_ref(), r.status == "running");
         g.mem = mem.used;
         g.maxmem = mem.total;
@@ -542,8 +564,19 @@ impl Cycle<'_> {
             }
         }
         let agent = status.as_ref().is_some_and(|s| s.agent.usable());
-        let fs = if agent {
-            self.fsinfo(&g.id, &r.node, vmid)
+        let fs: Result<Vec<FsInfo>, &'static str> = if agent {
+            match f.fs {
+                Some(v) => {
+                    self.memo.fsinfo.insert(g.id.clone(), (self.now, v.clone()));
+                    v
+                }
+                None => self
+                    .memo
+                    .fsinfo
+                    .get(&g.id)
+                    .map(|e| e.1.clone())
+                    .unwrap_or(Err("agent-error")),
+            }
         } else {
             self.memo.fsinfo.remove(&g.id);
             Err("agent-disabled")
@@ -563,7 +596,20 @@ impl Cycle<'_> {
         }
         .map(str::to_owned);
         if agent {
-            let meta = self.agent_meta(&g.id, &r.node, vmid);
+            let meta = match f.meta {
+                Some(m) => {
+                    self.memo
+                        .agent_meta
+                        .insert(g.id.clone(), (self.now, m.clone()));
+                    m
+                }
+                None => self
+                    .memo
+                    .agent_meta
+                    .get(&g.id)
+                    .map(|e| e.1.clone())
+                    .unwrap_or_default(),
+            };
             g.network_interfaces = meta.interfaces;
             g.ip_addresses = meta.ips;
             g.os_name = meta.os_name;
@@ -578,60 +624,20 @@ impl Cycle<'_> {
         guest::zero_if_not_running(g);
     }
 
-    fn fsinfo(&mut self, id: &str, node: &str, vmid: u64) -> Result<Vec<FsInfo>, &'static str> {
-        if let Some((at, v)) = self.memo.fsinfo.get(id)
-            && self.now - at < FSINFO_TTL_MS
-            && self.now >= *at
-        {
-            return v.clone();
-        }
-        let v = self
-            .api
-            .agent_fsinfo(node, vmid, Some(FSINFO_TIMEOUT))
-            .map_err(|e| guest::agent_failure_reason(&e));
-        self.memo
-            .fsinfo
-            .insert(id.to_owned(), (self.now, v.clone()));
-        v
-    }
-
-    fn agent_meta(&mut self, id: &str, node: &str, vmid: u64) -> AgentMeta {
-        if let Some((at, m)) = self.memo.agent_meta.get(id)
-            && self.now - at < AGENT_META_TTL_MS
-            && self.now >= *at
-        {
-            return m.clone();
-        }
-        let mut m = AgentMeta::default();
-        if let Ok(ifs) = self
-            .api
-            .agent_network_interfaces(node, vmid, Some(AGENT_TIMEOUT))
-        {
-            (m.interfaces, m.ips) = guest::agent_network(&ifs);
-        }
-        if let Ok(os) = self.api.agent_osinfo(node, vmid, Some(AGENT_TIMEOUT)) {
-            (m.os_name, m.os_version) = guest::os_name_version(&os);
-        }
-        if let Ok(info) = self.api.agent_info(node, vmid, Some(AGENT_TIMEOUT)) {
-            m.agent_version = guest::agent_version(&info);
-        }
-        self.memo
-            .agent_meta
-            .insert(id.to_owned(), (self.now, m.clone()));
-        m
-    }
-
-    fn refine_ct(&mut self, r: &ClusterResource, g: &mut Guest, running: bool) {
-        let vmid = r.vmid.unwrap_or(0);
-        let status = if running {
-            self.api.lxc_status(&r.node, vmid, Some(LXC_TIMEOUT)).ok()
-        } else {
-            None
-        };
-        let extra = if running {
-            self.lxc_extra(&g.id, &r.node, vmid, status.as_ref())
-        } else {
-            LxcExtra::default()
+    fn refine_ct(&mut self, r: &ClusterResource, g: &mut Guest, running: bool, f: Fetched) {
+        let status = f.ct;
+        let extra = match f.extra {
+            Some(e) => {
+                self.memo.lxc.insert(g.id.clone(), (self.now, e.clone()));
+                e
+            }
+            None if running => self
+                .memo
+                .lxc
+                .get(&g.id)
+                .map(|e| e.1.clone())
+                .unwrap_or_default(),
+            None => LxcExtra::default(),
         };
         let base = g.disk.clone().unwrap_or_default();
         g.disks = guest::lxc_disks(&base, status.as_ref(), extra.config.as_ref());
@@ -647,34 +653,6 @@ impl Cycle<'_> {
             self.rates(g, counters);
         }
         guest::zero_if_not_running(g);
-    }
-
-    /// CT config (and, when config and status name no address, `/interfaces`): cached.
-    fn lxc_extra(
-        &mut self,
-        id: &str,
-        node: &str,
-        vmid: u64,
-        status: Option<&crate::proxmox::types::pve::LxcStatus>,
-    ) -> LxcExtra {
-        if let Some((at, e)) = self.memo.lxc.get(id)
-            && self.now - at < LXC_CONFIG_TTL_MS
-            && self.now >= *at
-        {
-            return e.clone();
-        }
-        let config = self.api.lxc_config(node, vmid, Some(LXC_TIMEOUT)).ok();
-        let (_, ips) = guest::lxc_network(status, config.as_ref(), &[]);
-        let interfaces = if ips.is_empty() {
-            self.api
-                .lxc_interfaces(node, vmid, Some(LXC_TIMEOUT))
-                .unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        let e = LxcExtra { config, interfaces };
-        self.memo.lxc.insert(id.to_owned(), (self.now, e.clone()));
-        e
     }
 
     fn ceph(&self, nodes: &[NodeData], out: &mut State) {
@@ -956,6 +934,129 @@ impl Cycle<'_> {
         snaps.sort_by_key(|x| std::cmp::Reverse(x.time));
         out.pve_backups.guest_snapshots = snaps;
     }
+}
+
+/// Parallel workers for per-guest calls within one poll (the client is shared; PVE answers
+/// per-guest calls independently, so a big cluster is not limited by one round trip at a time).
+pub const GUEST_WORKERS: usize = 4;
+
+/// One running guest's per-guest calls, decided before they are made.
+struct Job<'r> {
+    r: &'r ClusterResource,
+    id: String,
+    fs_due: bool,
+    meta_due: bool,
+    extra_due: bool,
+}
+
+/// What the per-guest calls answered (`None` = not asked this cycle or failed).
+#[derive(Default)]
+struct Fetched {
+    vm: Option<crate::proxmox::types::pve::QemuStatus>,
+    fs: Option<Result<Vec<FsInfo>, &'static str>>,
+    meta: Option<AgentMeta>,
+    ct: Option<crate::proxmox::types::pve::LxcStatus>,
+    extra: Option<LxcExtra>,
+}
+
+/// Below this many running guests the calls are made on the poll's own thread.
+const PARALLEL_FROM: usize = 8;
+
+fn fetch_all(api: &PveClient, jobs: &[Job<'_>]) -> HashMap<String, Fetched> {
+    if jobs.len() < PARALLEL_FROM {
+        return jobs
+            .iter()
+            .map(|j| (j.id.clone(), fetch_one(api, j)))
+            .collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = GUEST_WORKERS.min(jobs.len());
+    let mut out = HashMap::with_capacity(jobs.len());
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(job) = jobs.get(i) else { break };
+                        mine.push((job.id.clone(), fetch_one(api, job)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        for h in handles {
+            // A worker cannot panic on input (no unwraps); if it did, its guests just get
+            // no per-guest data this cycle.
+            if let Ok(list) = h.join() {
+                out.extend(list);
+            }
+        }
+    });
+    out
+}
+
+fn fetch_one(api: &PveClient, job: &Job<'_>) -> Fetched {
+    let r = job.r;
+    let vmid = r.vmid.unwrap_or(0);
+    if r.kind == "qemu" {
+        let vm = api.qemu_status(&r.node, vmid, None).ok();
+        let agent = vm.as_ref().is_some_and(|s| s.agent.usable());
+        let fs = (agent && job.fs_due).then(|| {
+            api.agent_fsinfo(&r.node, vmid, Some(FSINFO_TIMEOUT))
+                .map_err(|e| guest::agent_failure_reason(&e))
+        });
+        let meta = (agent && job.meta_due).then(|| fetch_meta(api, &r.node, vmid));
+        Fetched {
+            vm,
+            fs,
+            meta,
+            ..Default::default()
+        }
+    } else {
+        let ct = api.lxc_status(&r.node, vmid, Some(LXC_TIMEOUT)).ok();
+        let extra = job
+            .extra_due
+            .then(|| fetch_lxc_extra(api, &r.node, vmid, ct.as_ref()));
+        Fetched {
+            ct,
+            extra,
+            ..Default::default()
+        }
+    }
+}
+
+fn fetch_meta(api: &PveClient, node: &str, vmid: u64) -> AgentMeta {
+    let mut m = AgentMeta::default();
+    if let Ok(ifs) = api.agent_network_interfaces(node, vmid, Some(AGENT_TIMEOUT)) {
+        (m.interfaces, m.ips) = guest::agent_network(&ifs);
+    }
+    if let Ok(os) = api.agent_osinfo(node, vmid, Some(AGENT_TIMEOUT)) {
+        (m.os_name, m.os_version) = guest::os_name_version(&os);
+    }
+    if let Ok(info) = api.agent_info(node, vmid, Some(AGENT_TIMEOUT)) {
+        m.agent_version = guest::agent_version(&info);
+    }
+    m
+}
+
+/// CT config, and `/interfaces` only when status and config name no address.
+fn fetch_lxc_extra(
+    api: &PveClient,
+    node: &str,
+    vmid: u64,
+    status: Option<&crate::proxmox::types::pve::LxcStatus>,
+) -> LxcExtra {
+    let config = api.lxc_config(node, vmid, Some(LXC_TIMEOUT)).ok();
+    let (_, ips) = guest::lxc_network(status, config.as_ref(), &[]);
+    let interfaces = if ips.is_empty() {
+        api.lxc_interfaces(node, vmid, Some(LXC_TIMEOUT))
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    LxcExtra { config, interfaces }
 }
 
 impl PvePoller {
