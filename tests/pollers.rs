@@ -557,6 +557,26 @@ fn pve_failures_are_classified() {
         Category::Transient
     );
 
+    // A pinned fingerprint that does not match: permanent, with the TLS explanation.
+    let mut cfg = pve_config(&t.server.url());
+    cfg.fingerprint = "AB".repeat(32);
+    let e = PvePoller::new(cfg, Arc::new(ManualClock::at(T0)))
+        .poll(None)
+        .expect_err("pin mismatch");
+    assert_eq!(e.category, Category::Permanent);
+    assert!(e.message.contains("fingerprint"), "{}", e.message);
+    // The right pin works.
+    let mut cfg = pve_config(&t.server.url());
+    cfg.fingerprint = t.server.fingerprint();
+    cfg.verify_ssl = true;
+    t.server.set_handler(|s| match api_path(s) {
+        "/nodes" => Reply::data(fx("pve/nodes.1.json")),
+        _ => not_found(),
+    });
+    PvePoller::new(cfg, Arc::new(ManualClock::at(T0)))
+        .poll(None)
+        .expect("pinned");
+
     // Bad settings never reach the network.
     let mut cfg = pve_config("https://127.0.0.1:1");
     cfg.token_name = "justaname".into();
