@@ -1,7 +1,18 @@
-//! Polling: when to poll each instance (`scheduler`), when to stop trying (`breaker`), and the
-//! injected clock they share. The blocking polls themselves run on a small thread pool.
+//! Polling: when to poll each instance (`scheduler`), when to stop trying (`breaker`), the
+//! injected clock they share, and the per-instance pollers that turn Proxmox API answers
+//! into state fragments (`pve`, `pbs`, `pmg`, with the mapping rules in `map`).
 
 pub mod breaker;
 pub mod clock;
+pub mod config;
+pub mod map;
+pub mod pbs;
+pub mod pmg;
 pub mod pool;
+pub mod pve;
 pub mod scheduler;
+
+pub use config::{PbsInstanceConfig, PmgInstanceConfig, PveInstanceConfig};
+pub use pbs::PbsPoller;
+pub use pmg::PmgPoller;
+pub use pve::PvePoller;

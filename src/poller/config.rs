@@ -1,0 +1,203 @@
+//! Per-instance settings the pollers are built from (field names per
+//! spec/config-and-updates.md §3.3; the lead persists them and builds pollers from them).
+
+use super::scheduler::Category;
+use crate::monitor::PollFailure;
+use crate::proxmox::{ClientOptions, Credentials, Product, ProxmoxError, TlsMode};
+use std::time::Duration;
+
+/// A configured Proxmox VE instance (standalone node or cluster).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PveInstanceConfig {
+    pub name: String,
+    pub host: String,
+    pub guest_url: String,
+    pub user: String,
+    pub password: String,
+    /// Full token id `user@realm!name`.
+    pub token_name: String,
+    pub token_value: String,
+    pub fingerprint: String,
+    pub verify_ssl: bool,
+    pub monitor_vms: bool,
+    pub monitor_containers: bool,
+    pub monitor_storage: bool,
+    pub monitor_backups: bool,
+    /// `None` = enabled.
+    pub monitor_physical_disks: Option<bool>,
+    /// 0 = the default of 5 minutes.
+    pub physical_disk_polling_minutes: u32,
+    pub temperature_monitoring_enabled: Option<bool>,
+    pub is_cluster: bool,
+    pub cluster_name: String,
+    /// Whole-request timeout (`CONNECTION_TIMEOUT`).
+    pub timeout: Duration,
+    /// Backups, snapshots and replication are refreshed every this many cycles (and on the
+    /// first); `BACKUP_POLLING_CYCLES`, default 10.
+    pub backup_polling_cycles: u32,
+}
+
+impl Default for PveInstanceConfig {
+    fn default() -> Self {
+        PveInstanceConfig {
+            name: String::new(),
+            host: String::new(),
+            guest_url: String::new(),
+            user: String::new(),
+            password: String::new(),
+            token_name: String::new(),
+            token_value: String::new(),
+            fingerprint: String::new(),
+            verify_ssl: false,
+            monitor_vms: true,
+            monitor_containers: true,
+            monitor_storage: true,
+            monitor_backups: true,
+            monitor_physical_disks: None,
+            physical_disk_polling_minutes: 0,
+            temperature_monitoring_enabled: None,
+            is_cluster: false,
+            cluster_name: String::new(),
+            timeout: crate::proxmox::http::DEFAULT_TIMEOUT,
+            backup_polling_cycles: 10,
+        }
+    }
+}
+
+/// A configured Proxmox Backup Server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PbsInstanceConfig {
+    pub name: String,
+    pub host: String,
+    pub user: String,
+    pub password: String,
+    pub token_name: String,
+    pub token_value: String,
+    pub fingerprint: String,
+    pub verify_ssl: bool,
+    pub monitor_backups: bool,
+    pub monitor_datastores: bool,
+    pub monitor_sync_jobs: bool,
+    pub monitor_verify_jobs: bool,
+    pub monitor_prune_jobs: bool,
+    pub monitor_garbage_jobs: bool,
+    pub temperature_monitoring_enabled: Option<bool>,
+    pub timeout: Duration,
+    /// Backup snapshots are refreshed every this many cycles (and on the first).
+    pub backup_polling_cycles: u32,
+}
+
+impl Default for PbsInstanceConfig {
+    fn default() -> Self {
+        PbsInstanceConfig {
+            name: String::new(),
+            host: String::new(),
+            user: String::new(),
+            password: String::new(),
+            token_name: String::new(),
+            token_value: String::new(),
+            fingerprint: String::new(),
+            verify_ssl: false,
+            monitor_backups: true,
+            monitor_datastores: true,
+            monitor_sync_jobs: false,
+            monitor_verify_jobs: false,
+            monitor_prune_jobs: false,
+            monitor_garbage_jobs: false,
+            temperature_monitoring_enabled: None,
+            timeout: crate::proxmox::http::DEFAULT_TIMEOUT,
+            backup_polling_cycles: 10,
+        }
+    }
+}
+
+/// A configured Proxmox Mail Gateway.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PmgInstanceConfig {
+    pub name: String,
+    pub host: String,
+    pub user: String,
+    pub password: String,
+    pub token_name: String,
+    pub token_value: String,
+    pub fingerprint: String,
+    pub verify_ssl: bool,
+    pub monitor_mail_stats: bool,
+    pub monitor_queues: bool,
+    pub monitor_quarantine: bool,
+    pub monitor_domain_stats: bool,
+    pub temperature_monitoring_enabled: Option<bool>,
+    pub timeout: Duration,
+}
+
+impl Default for PmgInstanceConfig {
+    fn default() -> Self {
+        PmgInstanceConfig {
+            name: String::new(),
+            host: String::new(),
+            user: String::new(),
+            password: String::new(),
+            token_name: String::new(),
+            token_value: String::new(),
+            fingerprint: String::new(),
+            verify_ssl: false,
+            monitor_mail_stats: true,
+            monitor_queues: true,
+            monitor_quarantine: true,
+            monitor_domain_stats: false,
+            temperature_monitoring_enabled: None,
+            // The reference polls PMG with 45 s (proxmox-api.md §1.3).
+            timeout: Duration::from_secs(45),
+        }
+    }
+}
+
+/// The connection fields shared by all three products.
+pub(crate) struct Conn<'a> {
+    pub product: Product,
+    pub host: &'a str,
+    pub user: &'a str,
+    pub password: &'a str,
+    pub token_name: &'a str,
+    pub token_value: &'a str,
+    pub fingerprint: &'a str,
+    pub verify_ssl: bool,
+    pub timeout: Duration,
+}
+
+fn opt(s: &str) -> Option<&str> {
+    Some(s).filter(|s| !s.trim().is_empty())
+}
+
+impl Conn<'_> {
+    pub fn options(&self) -> Result<ClientOptions, ProxmoxError> {
+        let creds = Credentials::from_settings(
+            self.product,
+            opt(self.user),
+            opt(self.password),
+            opt(self.token_name),
+            opt(self.token_value),
+        )?;
+        let tls = TlsMode::from_settings(self.verify_ssl, opt(self.fingerprint))?;
+        let mut o = ClientOptions::new(self.product, self.host, creds, tls);
+        o.timeout = self.timeout;
+        o.connect_timeout = self
+            .timeout
+            .min(crate::proxmox::http::DEFAULT_CONNECT_TIMEOUT);
+        Ok(o)
+    }
+}
+
+/// Maps a client error on the poll's liveness call to a failure the scheduler understands:
+/// credentials, certificates and settings will not fix themselves; everything else may.
+pub fn failure(instance: &str, what: &str, e: &ProxmoxError) -> PollFailure {
+    use crate::proxmox::ErrorKind as K;
+    let category = match e.kind() {
+        K::Auth | K::Config | K::Tls => Category::Permanent,
+        _ => Category::Transient,
+    };
+    PollFailure {
+        message: format!("{instance}: {what} failed: {e}"),
+        category,
+    }
+}

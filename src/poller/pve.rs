@@ -1,0 +1,1070 @@
+//! One PVE instance per poller: a cycle turns the Proxmox VE API into this instance's
+//! `State` fragment (spec/proxmox-api.md §4–§5). Requests per regular cycle, for N online
+//! nodes, V running VMs and C running CTs: `3 + 2N + V + C` (storage monitoring on), plus
+//! slower-cadence refreshes (see `docs/polling.md`).
+
+use super::clock::Clock;
+use super::config::{Conn, PveInstanceConfig, failure};
+use super::map::{backups, ceph, disks, guest, node, replication, storage};
+use crate::model::{Guest, GuestNetworkInterface, Node, State, Storage};
+use crate::monitor::{InstancePoller, PollFailure};
+use crate::proxmox::pve::{GuestKind, ResourceType};
+use crate::proxmox::types::pve::{
+    ClusterResource, FsInfo, LxcConfig, LxcInterface, NodeListItem, NodeStorage, ReplicationState,
+    StorageConfig,
+};
+use crate::proxmox::{Product, ProxmoxError, PveClient};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Guest-agent network/OS/version data changes rarely: refreshed at most this often per guest.
+pub const AGENT_META_TTL_MS: i64 = 5 * 60_000;
+/// Filesystem usage from the agent: refreshed at most this often per guest.
+pub const FSINFO_TTL_MS: i64 = 60_000;
+/// CT config (mount points, `netN`) and the CT interfaces fallback.
+pub const LXC_CONFIG_TTL_MS: i64 = 5 * 60_000;
+/// Node RRD memory fallback (old PVE only).
+pub const NODE_RRD_TTL_MS: i64 = 30_000;
+
+/// Guests whose snapshot list is refreshed per backup cycle (one request each).
+pub const SNAPSHOT_BATCH: usize = 200;
+
+const STORAGE_TIMEOUT: Duration = Duration::from_secs(30);
+const FSINFO_TIMEOUT: Duration = Duration::from_secs(15);
+const AGENT_TIMEOUT: Duration = Duration::from_secs(10);
+const LXC_TIMEOUT: Duration = Duration::from_secs(5);
+const CEPH_TIMEOUT: Duration = Duration::from_secs(15);
+const RRD_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Default)]
+struct AgentMeta {
+    interfaces: Vec<GuestNetworkInterface>,
+    ips: Vec<String>,
+    os_name: Option<String>,
+    os_version: Option<String>,
+    agent_version: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct LxcExtra {
+    config: Option<LxcConfig>,
+    interfaces: Vec<LxcInterface>,
+}
+
+/// What the poller remembers between cycles (besides the previous fragment).
+#[derive(Default)]
+struct Memo {
+    cycle: u64,
+    rates: super::map::rates::RateTracker,
+    last_online: HashMap<String, i64>,
+    node_rrd: HashMap<String, (i64, Option<node::RrdMemory>)>,
+    fsinfo: HashMap<String, (i64, Result<Vec<FsInfo>, &'static str>)>,
+    agent_meta: HashMap<String, (i64, AgentMeta)>,
+    lxc: HashMap<String, (i64, LxcExtra)>,
+    disks_polled_at: Option<i64>,
+    snapshot_cursor: usize,
+}
+
+pub struct PvePoller {
+    cfg: PveInstanceConfig,
+    clock: Arc<dyn Clock>,
+    client: Mutex<Option<Arc<PveClient>>>,
+    memo: Mutex<Memo>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl PvePoller {
+    pub fn new(cfg: PveInstanceConfig, clock: Arc<dyn Clock>) -> PvePoller {
+        PvePoller {
+            cfg,
+            clock,
+            client: Mutex::new(None),
+            memo: Mutex::new(Memo::default()),
+        }
+    }
+
+    pub fn config(&self) -> &PveInstanceConfig {
+        &self.cfg
+    }
+
+    /// The client, built and logged in on first use and after a failed cycle.
+    fn client(&self) -> Result<Arc<PveClient>, PollFailure> {
+        let mut g = lock(&self.client);
+        if let Some(c) = g.as_ref() {
+            return Ok(c.clone());
+        }
+        let c = &self.cfg;
+        let opts = Conn {
+            product: Product::Pve,
+            host: &c.host,
+            user: &c.user,
+            password: &c.password,
+            token_name: &c.token_name,
+            token_value: &c.token_value,
+            fingerprint: &c.fingerprint,
+            verify_ssl: c.verify_ssl,
+            timeout: c.timeout,
+        }
+        .options()
+        .map_err(|e| failure(&c.name, "checking the connection settings", &e))?;
+        let client =
+            Arc::new(PveClient::connect(opts).map_err(|e| failure(&c.name, "connecting", &e))?);
+        *g = Some(client.clone());
+        Ok(client)
+    }
+
+    fn drop_client(&self) {
+        *lock(&self.client) = None;
+    }
+}
+
+impl InstancePoller for PvePoller {
+    fn poll(&self, previous: Option<&State>) -> Result<State, PollFailure> {
+        let client = self.client()?;
+        let mut memo = lock(&self.memo);
+        let result = Cycle {
+            cfg: &self.cfg,
+            api: &client,
+            memo: &mut memo,
+            previous,
+            now: self.clock.now_ms(),
+        }
+        .run();
+        if result.is_err() {
+            // Forget the session: the next cycle logs in again (credentials may have been
+            // fixed, or the ticket revoked).
+            drop(memo);
+            self.drop_client();
+        } else {
+            memo.cycle += 1;
+        }
+        result
+    }
+}
+
+struct Cycle<'a> {
+    cfg: &'a PveInstanceConfig,
+    api: &'a PveClient,
+    memo: &'a mut Memo,
+    previous: Option<&'a State>,
+    now: i64,
+}
+
+/// One online node's answers.
+struct NodeData {
+    item: NodeListItem,
+    online: bool,
+    storages: Option<Result<Vec<NodeStorage>, ProxmoxError>>,
+}
+
+impl Cycle<'_> {
+    fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    fn slow_cycle(&self) -> bool {
+        self.memo
+            .cycle
+            .is_multiple_of(u64::from(self.cfg.backup_polling_cycles.max(1)))
+    }
+
+    fn run(mut self) -> Result<State, PollFailure> {
+        let list = self
+            .api
+            .nodes()
+            .map_err(|e| failure(self.name(), "listing nodes (GET /nodes)", &e))?;
+        let mut out = State {
+            last_update: self.now,
+            ..Default::default()
+        };
+        let slow = self.slow_cycle();
+        if list.iter().all(|n| n.node.is_empty())
+            && let Some(p) = self.previous.filter(|p| !p.nodes.is_empty())
+        {
+            // An empty node list from a cluster we know is a hiccup of the answering node,
+            // not the cluster vanishing: keep everything, with the nodes shown offline.
+            let mut kept = p.clone();
+            kept.last_update = self.now;
+            self.keep_vanished_nodes(&mut kept);
+            return Ok(kept);
+        }
+
+        let storage_config: Vec<StorageConfig> = if self.cfg.monitor_storage {
+            self.api.storage_config().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+
+        let mut nodes_data = Vec::new();
+        for item in list {
+            if item.node.is_empty() {
+                continue;
+            }
+            let online = item.status == "online";
+            let node = self.build_node(&item, online);
+            let storages = if online && self.cfg.monitor_storage {
+                Some(self.api.node_storage(&item.node, Some(STORAGE_TIMEOUT)))
+            } else {
+                None
+            };
+            // The root disk falls back to `local`/`local-lvm` when nothing else knows it.
+            let mut node = node;
+            if node.disk.is_none()
+                && let Some(Ok(st)) = &storages
+                && let Some(d) = node::node_disk(&item, None, st)
+            {
+                node.maxdisk = d.total;
+                node.disk = Some(d);
+            }
+            out.nodes.push(node);
+            nodes_data.push(NodeData {
+                item,
+                online,
+                storages,
+            });
+        }
+        out.nodes.sort_by(|a, b| a.name.cmp(&b.name));
+
+        if self.cfg.monitor_storage {
+            out.storage = self.storages(&nodes_data, &storage_config);
+        }
+        if self.cfg.monitor_vms || self.cfg.monitor_containers {
+            self.guests(&nodes_data, &mut out);
+        }
+        let ceph_in_use = storage_config.iter().any(|s| ceph::is_ceph_type(&s.kind))
+            || out.storage.iter().any(|s| ceph::is_ceph_type(&s.kind));
+        if ceph_in_use {
+            self.ceph(&nodes_data, &mut out);
+        }
+        self.physical_disks(&nodes_data, &mut out);
+        if slow {
+            self.replication(&nodes_data, &mut out);
+        } else if let Some(p) = self.previous {
+            out.replication_jobs = p.replication_jobs.clone();
+        }
+        if self.cfg.monitor_backups {
+            if slow {
+                self.backups(&nodes_data, &mut out);
+            } else if let Some(p) = self.previous {
+                out.pve_backups = p.pve_backups.clone();
+            }
+            let last = backups::last_backups(
+                &out.pve_backups.backup_tasks,
+                &out.pve_backups.storage_backups,
+            );
+            for g in out.vms.iter_mut().chain(out.containers.iter_mut()) {
+                g.last_backup = last.get(&g.vmid).copied();
+            }
+        }
+        Ok(out)
+    }
+
+    fn prev_node(&self, id: &str) -> Option<&Node> {
+        self.previous?.nodes.iter().find(|n| n.id == id)
+    }
+
+    fn build_node(&mut self, item: &NodeListItem, online: bool) -> Node {
+        let id = node::node_id(&self.cfg.name, &item.node);
+        if online {
+            self.memo.last_online.insert(item.node.clone(), self.now);
+        }
+        let shown = node::shown_status(
+            &item.status,
+            self.memo.last_online.get(&item.node).copied(),
+            self.now,
+        );
+        let status = if online {
+            self.api.node_status(&item.node).ok()
+        } else {
+            None
+        };
+        let rrd = match &status {
+            Some(s) if node::needs_rrd(&s.memory) => self.node_rrd(&item.node),
+            _ => None,
+        };
+        let previous_used = self
+            .prev_node(&id)
+            .and_then(|n| n.memory.as_ref())
+            .map(|m| m.used);
+        let memory = node::node_memory(
+            item,
+            status.as_ref().map(|s| &s.memory),
+            rrd,
+            if online { previous_used } else { None },
+        );
+        let disk = node::node_disk(item, status.as_ref().map(|s| &s.rootfs), &[]);
+        let ctx = node::NodeContext {
+            instance: &self.cfg.name,
+            host: &self.cfg.host,
+            is_cluster: self.cfg.is_cluster,
+            cluster_name: &self.cfg.cluster_name,
+            temperature_monitoring_enabled: self.cfg.temperature_monitoring_enabled,
+            now_ms: self.now,
+        };
+        let mut n = node::build_node(&ctx, item, &shown, status.as_ref(), memory, disk);
+        // A node shown online during its grace period keeps its last known figures.
+        if shown == "online"
+            && !online
+            && let Some(p) = self.prev_node(&id)
+        {
+            n = Node {
+                last_seen: p.last_seen,
+                ..p.clone()
+            };
+        }
+        n
+    }
+
+    fn node_rrd(&mut self, node: &str) -> Option<node::RrdMemory> {
+        if let Some((at, v)) = self.memo.node_rrd.get(node)
+            && self.now - at < NODE_RRD_TTL_MS
+        {
+            return *v;
+        }
+        let v = self
+            .api
+            .node_rrddata(node, "hour", Some(RRD_TIMEOUT))
+            .ok()
+            .and_then(|p| node::rrd_memory(&p));
+        self.memo.node_rrd.insert(node.to_owned(), (self.now, v));
+        v
+    }
+
+    /// `/nodes` came back empty although nodes were known: show them offline rather than
+    /// letting the cluster vanish.
+    fn keep_vanished_nodes(&self, out: &mut State) {
+        if let Some(p) = self.previous {
+            out.nodes = p
+                .nodes
+                .iter()
+                .map(|n| Node {
+                    status: "offline".into(),
+                    connection_health: "error".into(),
+                    uptime: 0,
+                    cpu: 0.0,
+                    ..n.clone()
+                })
+                .collect();
+        }
+    }
+
+    fn storages(&self, nodes: &[NodeData], config: &[StorageConfig]) -> Vec<Storage> {
+        let shared: BTreeSet<&str> = config
+            .iter()
+            .filter(|c| c.shared)
+            .map(|c| c.storage.as_str())
+            .collect();
+        let prev: &[Storage] = self.previous.map(|p| p.storage.as_slice()).unwrap_or(&[]);
+        let mut all = Vec::new();
+        let mut failed_nodes = BTreeSet::new();
+        for n in nodes {
+            let name = &n.item.node;
+            let fresh = match &n.storages {
+                Some(Ok(list)) => {
+                    let had = prev
+                        .iter()
+                        .any(|s| &s.node == name || s.nodes.contains(name));
+                    // An empty answer from a node that had storages is a hiccup, not a
+                    // deletion of every storage.
+                    (!list.is_empty() || !had).then_some(list)
+                }
+                _ => None,
+            };
+            match fresh {
+                Some(list) => all.extend(list.iter().filter_map(|s| {
+                    storage::map_storage(
+                        &self.cfg.name,
+                        name,
+                        s,
+                        shared.contains(s.storage.as_str()),
+                    )
+                })),
+                None => {
+                    failed_nodes.insert(name.clone());
+                    all.extend(
+                        prev.iter()
+                            .filter(|s| &s.node == name && !s.shared)
+                            .cloned(),
+                    );
+                }
+            }
+        }
+        let mut merged = storage::merge_shared(&self.cfg.name, all);
+        // A shared storage no node could report this time: keep its last entry.
+        for p in prev.iter().filter(|s| s.shared) {
+            let missing = !merged.iter().any(|m| m.shared && m.name == p.name);
+            if missing && p.nodes.iter().any(|n| failed_nodes.contains(n)) {
+                merged.push(p.clone());
+            }
+        }
+        merged.sort_by(|a, b| a.name.cmp(&b.name).then(a.node.cmp(&b.node)));
+        merged
+    }
+
+    fn guests(&mut self, nodes: &[NodeData], out: &mut State) {
+        let mut carried: Vec<Guest> = Vec::new();
+        let resources = match self.api.cluster_resources(ResourceType::Vm) {
+            Ok(r) => r,
+            Err(_) => match self.per_node_guests(nodes) {
+                Some((r, failed)) => {
+                    // Nodes whose lists failed too keep their guests as last seen.
+                    if let Some(p) = self.previous {
+                        carried.extend(
+                            p.vms
+                                .iter()
+                                .chain(p.containers.iter())
+                                .filter(|g| failed.contains(&g.node))
+                                .cloned(),
+                        );
+                    }
+                    r
+                }
+                None => {
+                    // Guests stay as last seen; the node list is the liveness signal.
+                    if let Some(p) = self.previous {
+                        out.vms = p.vms.clone();
+                        out.containers = p.containers.clone();
+                    }
+                    return;
+                }
+            },
+        };
+        let online: BTreeSet<&str> = nodes
+            .iter()
+            .filter(|n| n.online)
+            .map(|n| n.item.node.as_str())
+            .collect();
+        let mut seen = BTreeSet::new();
+        let list: Vec<&ClusterResource> = resources
+            .iter()
+            .filter(|r| guest::is_guest(r, self.cfg.monitor_vms, self.cfg.monitor_containers))
+            .collect();
+        // Per-guest calls only for running guests on online nodes, decided up front (cache
+        // TTLs) and made in parallel; the mapping below is sequential.
+        let jobs: Vec<Job<'_>> = list
+            .iter()
+            .filter(|r| r.status == "running" && online.contains(r.node.as_str()))
+            .map(|r| {
+                let id = guest::guest_id(&self.cfg.name, &r.node, r.vmid.unwrap_or(0));
+                Job {
+                    r,
+                    fs_due: self.due(self.memo.fsinfo.get(&id).map(|e| e.0), FSINFO_TTL_MS),
+                    meta_due: self.due(
+                        self.memo.agent_meta.get(&id).map(|e| e.0),
+                        AGENT_META_TTL_MS,
+                    ),
+                    extra_due: self.due(self.memo.lxc.get(&id).map(|e| e.0), LXC_CONFIG_TTL_MS),
+                    id,
+                }
+            })
+            .collect();
+        let mut fetched: HashMap<String, Fetched> = fetch_all(self.api, &jobs);
+        for r in list {
+            let mut g = guest::from_resource(&self.cfg.name, r, self.now);
+            let running = r.status == "running" && online.contains(r.node.as_str());
+            seen.insert(g.id.clone());
+            let f = fetched.remove(&g.id).unwrap_or_default();
+            if r.kind == "qemu" {
+                self.refine_vm(r, &mut g, running, f);
+                out.vms.push(g);
+            } else {
+                self.refine_ct(r, &mut g, running, f);
+                out.containers.push(g);
+            }
+        }
+        for g in carried {
+            if seen.insert(g.id.clone()) {
+                if g.kind == "lxc" {
+                    out.containers.push(g);
+                } else {
+                    out.vms.push(g);
+                }
+            }
+        }
+        self.memo.rates.retain(|id| seen.contains(id));
+        self.memo.fsinfo.retain(|id, _| seen.contains(id));
+        self.memo.agent_meta.retain(|id, _| seen.contains(id));
+        self.memo.lxc.retain(|id, _| seen.contains(id));
+        out.vms.sort_by_key(|g| g.vmid);
+        out.containers.sort_by_key(|g| g.vmid);
+    }
+
+    /// Fallback when `/cluster/resources` fails (spec §5.8): the per-node `qemu`/`lxc` lists of
+    /// online nodes, turned into resources so the guests keep their normal ids (the
+    /// reference's fallback used other ids, so every guest "changed" on each switch).
+    /// `None` when no node answered; else the resources and the nodes that failed.
+    fn per_node_guests(
+        &self,
+        nodes: &[NodeData],
+    ) -> Option<(Vec<ClusterResource>, BTreeSet<String>)> {
+        let mut out = Vec::new();
+        let mut failed = BTreeSet::new();
+        let mut answered = false;
+        for n in nodes.iter().filter(|n| n.online) {
+            let name = &n.item.node;
+            let mut ok = true;
+            for (want, kind) in [
+                (self.cfg.monitor_vms, GuestKind::Qemu),
+                (self.cfg.monitor_containers, GuestKind::Lxc),
+            ] {
+                if !want {
+                    continue;
+                }
+                let list = match kind {
+                    GuestKind::Qemu => self.api.qemu_list(name),
+                    GuestKind::Lxc => self.api.lxc_list(name),
+                };
+                match list {
+                    Ok(items) => out.extend(
+                        items
+                            .iter()
+                            .map(|i| guest::resource_from_list(name, kind, i)),
+                    ),
+                    Err(_) => ok = false,
+                }
+            }
+            if ok {
+                answered = true;
+            } else {
+                failed.insert(name.clone());
+            }
+        }
+        answered.then_some((out, failed))
+    }
+
+    fn rates(&mut self, g: &mut Guest, counters: [u64; 4]) {
+        let [dr, dw, ni, no] = self.memo.rates.update(&g.id, counters, self.now);
+        g.disk_read = dr;
+        g.disk_write = dw;
+        g.network_in = ni;
+        g.network_out = no;
+    }
+
+    /// A cache entry older than `ttl` (or from the future: clock jump) is due.
+    fn due(&self, fetched_at: Option<i64>, ttl: i64) -> bool {
+        fetched_at.is_none_or(|at| self.now - at >= ttl || self.now < at)
+    }
+
+    fn refine_vm(&mut self, r: &ClusterResource, g: &mut Guest, running: bool, f: Fetched) {
+        let status = f.vm;
+        let mem = guest::vm_memory(r, status.as_ref(), r.status == "running");
+        g.mem = mem.used;
+        g.maxmem = mem.total;
+        g.memory = Some(mem);
+        if let Some(s) = &status {
+            if s.cpus > 0.0 && s.cpus.is_finite() {
+                g.cpus = s.cpus as u32;
+            }
+            if s.uptime > 0 {
+                g.uptime = s.uptime;
+            }
+        }
+        let agent = status.as_ref().is_some_and(|s| s.agent.usable());
+        let fs: Result<Vec<FsInfo>, &'static str> = if agent {
+            match f.fs {
+                Some(v) => {
+                    self.memo.fsinfo.insert(g.id.clone(), (self.now, v.clone()));
+                    v
+                }
+                None => self
+                    .memo
+                    .fsinfo
+                    .get(&g.id)
+                    .map(|e| e.1.clone())
+                    .unwrap_or(Err("agent-error")),
+            }
+        } else {
+            self.memo.fsinfo.remove(&g.id);
+            Err("agent-disabled")
+        };
+        let (disk, disks) = guest::vm_disk(r, fs.as_deref().ok());
+        g.disk = disk;
+        g.disks = disks;
+        g.disk_status_reason = if r.status != "running" {
+            Some("vm-stopped")
+        } else if status.is_none() {
+            Some("no-status")
+        } else {
+            match &fs {
+                Err(reason) => Some(*reason),
+                Ok(list) => guest::fs_reason(list),
+            }
+        }
+        .map(str::to_owned);
+        if agent {
+            let meta = match f.meta {
+                Some(m) => {
+                    self.memo
+                        .agent_meta
+                        .insert(g.id.clone(), (self.now, m.clone()));
+                    m
+                }
+                None => self
+                    .memo
+                    .agent_meta
+                    .get(&g.id)
+                    .map(|e| e.1.clone())
+                    .unwrap_or_default(),
+            };
+            g.network_interfaces = meta.interfaces;
+            g.ip_addresses = meta.ips;
+            g.os_name = meta.os_name;
+            g.os_version = meta.os_version;
+            g.agent_version = meta.agent_version;
+        } else {
+            self.memo.agent_meta.remove(&g.id);
+        }
+        if running {
+            self.rates(g, guest::counters(r, status.as_ref()));
+        }
+        guest::zero_if_not_running(g);
+    }
+
+    fn refine_ct(&mut self, r: &ClusterResource, g: &mut Guest, running: bool, f: Fetched) {
+        let status = f.ct;
+        let extra = match f.extra {
+            Some(e) => {
+                self.memo.lxc.insert(g.id.clone(), (self.now, e.clone()));
+                e
+            }
+            None if running => self
+                .memo
+                .lxc
+                .get(&g.id)
+                .map(|e| e.1.clone())
+                .unwrap_or_default(),
+            None => LxcExtra::default(),
+        };
+        let base = g.disk.clone().unwrap_or_default();
+        g.disks = guest::lxc_disks(&base, status.as_ref(), extra.config.as_ref());
+        if running {
+            let (nics, ips) =
+                guest::lxc_network(status.as_ref(), extra.config.as_ref(), &extra.interfaces);
+            g.network_interfaces = nics;
+            g.ip_addresses = ips;
+            let counters = match &status {
+                Some(s) => [s.diskread, s.diskwrite, s.netin, s.netout],
+                None => guest::counters(r, None),
+            };
+            self.rates(g, counters);
+        }
+        guest::zero_if_not_running(g);
+    }
+
+    fn ceph(&self, nodes: &[NodeData], out: &mut State) {
+        let prev = || {
+            self.previous
+                .map(|p| p.ceph_clusters.clone())
+                .unwrap_or_default()
+        };
+        let Ok(status) = self.api.ceph_status(Some(CEPH_TIMEOUT)) else {
+            out.ceph_clusters = prev();
+            return;
+        };
+        // Pools are cluster-wide; any online node can list them.
+        let pools = nodes
+            .iter()
+            .filter(|n| n.online)
+            .find_map(|n| self.api.ceph_pools(&n.item.node, Some(CEPH_TIMEOUT)).ok())
+            .unwrap_or_default();
+        out.ceph_clusters = vec![ceph::map_ceph(&self.cfg.name, &status, &pools, self.now)];
+    }
+
+    fn physical_disks(&mut self, nodes: &[NodeData], out: &mut State) {
+        let prev: Vec<_> = self
+            .previous
+            .map(|p| p.physical_disks.clone())
+            .unwrap_or_default();
+        if self.cfg.monitor_physical_disks == Some(false) {
+            return;
+        }
+        let due = PvePoller::physical_disks_due_at(self.cfg, self.memo.disks_polled_at, self.now);
+        if !due {
+            out.physical_disks = prev;
+            return;
+        }
+        self.memo.disks_polled_at = Some(self.now);
+        for n in nodes {
+            let name = &n.item.node;
+            let fresh = if n.online {
+                self.api.disks(name).ok()
+            } else {
+                None
+            };
+            match fresh {
+                Some(list) => out.physical_disks.extend(
+                    list.iter()
+                        .filter(|d| !d.devpath.is_empty())
+                        .map(|d| disks::map_disk(&self.cfg.name, name, d, self.now)),
+                ),
+                // Offline or failing node: its disks stay as last seen.
+                None => out
+                    .physical_disks
+                    .extend(prev.iter().filter(|d| &d.node == name).cloned()),
+            }
+        }
+        out.physical_disks
+            .sort_by(|a, b| a.node.cmp(&b.node).then(a.dev_path.cmp(&b.dev_path)));
+    }
+
+    fn replication(&self, nodes: &[NodeData], out: &mut State) {
+        let jobs = match self.api.replication_jobs() {
+            Ok(j) => j,
+            Err(e) => {
+                // 404/501: the feature is not there → no jobs; otherwise keep the last list.
+                let gone = matches!(e.status(), Some(404 | 501));
+                if !gone && let Some(p) = self.previous {
+                    out.replication_jobs = p.replication_jobs.clone();
+                }
+                return;
+            }
+        };
+        let online: BTreeSet<&str> = nodes
+            .iter()
+            .filter(|n| n.online)
+            .map(|n| n.item.node.as_str())
+            .collect();
+        let guests: Vec<&Guest> = out.vms.iter().chain(out.containers.iter()).collect();
+        let sources: BTreeSet<String> = jobs
+            .iter()
+            .map(|j| {
+                if j.source.is_empty() {
+                    j.guest
+                        .and_then(|id| guests.iter().find(|g| u64::from(g.vmid) == id))
+                        .map(|g| g.node.clone())
+                        .unwrap_or_default()
+                } else {
+                    j.source.clone()
+                }
+            })
+            .filter(|s| online.contains(s.as_str()))
+            .collect();
+        let mut states: HashMap<String, ReplicationState> = HashMap::new();
+        for s in &sources {
+            if let Ok(list) = self.api.replication_status(s) {
+                states.extend(list.into_iter().map(|st| (st.id.clone(), st)));
+            }
+        }
+        out.replication_jobs =
+            replication::map_jobs(&self.cfg.name, &jobs, &states, &guests, self.now);
+    }
+
+    fn backups(&mut self, nodes: &[NodeData], out: &mut State) {
+        let prev = self.previous.map(|p| &p.pve_backups);
+        let online: Vec<&NodeData> = nodes.iter().filter(|n| n.online).collect();
+
+        // vzdump tasks per online node; a node that fails keeps its previous tasks.
+        for n in nodes {
+            let name = &n.item.node;
+            match n
+                .online
+                .then(|| self.api.tasks(name, Some("vzdump"), Some(50)))
+            {
+                Some(Ok(list)) => out.pve_backups.backup_tasks.extend(
+                    list.iter()
+                        .filter_map(|t| backups::map_task(&self.cfg.name, t)),
+                ),
+                _ => {
+                    if let Some(p) = prev {
+                        out.pve_backups
+                            .backup_tasks
+                            .extend(p.backup_tasks.iter().filter(|t| &t.node == name).cloned());
+                    }
+                }
+            }
+        }
+        // A task is listed once even if two nodes report it.
+        let mut ids = BTreeSet::new();
+        out.pve_backups
+            .backup_tasks
+            .retain(|t| ids.insert(t.id.clone()));
+        out.pve_backups
+            .backup_tasks
+            .sort_by_key(|x| std::cmp::Reverse(x.start_time));
+
+        // Backup volumes: each storage holding backups is listed once (a shared storage from
+        // the first online node that has it).
+        let guest_node: HashMap<u32, String> = out
+            .vms
+            .iter()
+            .chain(out.containers.iter())
+            .map(|g| (g.vmid, g.node.clone()))
+            .collect();
+        let mut asked = BTreeSet::new();
+        let mut by_volid: BTreeMap<String, crate::model::StorageBackup> = BTreeMap::new();
+        let mut failed_storages = BTreeSet::new();
+        // With storage monitoring off the storage lists were not fetched this cycle.
+        let lists: Vec<(&NodeData, Option<Vec<NodeStorage>>)> = online
+            .iter()
+            .map(|n| {
+                let list = match &n.storages {
+                    Some(Ok(l)) => Some(l.clone()),
+                    Some(Err(_)) => None,
+                    None => self
+                        .api
+                        .node_storage(&n.item.node, Some(STORAGE_TIMEOUT))
+                        .ok(),
+                };
+                (*n, list)
+            })
+            .collect();
+        for (n, list) in &lists {
+            let Some(list) = list else {
+                continue;
+            };
+            for s in list {
+                let holds_backups = s.content.split(',').any(|c| c.trim() == "backup");
+                let queryable = s.enabled && (s.active || s.kind == "pbs");
+                if !holds_backups || !queryable {
+                    continue;
+                }
+                let key = if s.shared {
+                    s.storage.clone()
+                } else {
+                    format!("{}/{}", n.item.node, s.storage)
+                };
+                if !asked.insert(key) {
+                    continue;
+                }
+                match self.api.storage_content(
+                    &n.item.node,
+                    &s.storage,
+                    Some("backup"),
+                    None,
+                    Some(STORAGE_TIMEOUT),
+                ) {
+                    Ok(items) => {
+                        for c in &items {
+                            let gn = c.vmid.and_then(|v| guest_node.get(&(v as u32)));
+                            if let Some(b) = backups::map_storage_backup(
+                                &self.cfg.name,
+                                &s.storage,
+                                &s.kind,
+                                &n.item.node,
+                                gn.map(String::as_str),
+                                c,
+                            ) {
+                                by_volid.entry(b.volid.clone()).or_insert(b);
+                            }
+                        }
+                    }
+                    Err(_) => {
+                        failed_storages.insert(s.storage.clone());
+                    }
+                }
+            }
+        }
+        if let Some(p) = prev {
+            // Storages not readable this round keep their previous backups.
+            let read: BTreeSet<&str> = lists
+                .iter()
+                .filter(|(_, l)| l.is_some())
+                .map(|(n, _)| n.item.node.as_str())
+                .collect();
+            let offline: BTreeSet<&str> = nodes
+                .iter()
+                .map(|n| n.item.node.as_str())
+                .filter(|n| !read.contains(n))
+                .collect();
+            for b in &p.storage_backups {
+                // A shared storage read through another node is authoritative; a node-local
+                // one of a node we could not read keeps its backups.
+                let unread = failed_storages.contains(&b.storage)
+                    || (offline.contains(b.node.as_str()) && !asked.contains(&b.storage));
+                if unread {
+                    by_volid.entry(b.volid.clone()).or_insert_with(|| b.clone());
+                }
+            }
+        }
+        out.pve_backups.storage_backups = by_volid.into_values().collect();
+        out.pve_backups
+            .storage_backups
+            .sort_by_key(|x| std::cmp::Reverse(x.ctime));
+
+        // Snapshots: one call per guest, so big clusters are refreshed in rotating batches of
+        // `SNAPSHOT_BATCH` guests per backup cycle; the others keep their last list.
+        let online_names: BTreeSet<&str> = online.iter().map(|n| n.item.node.as_str()).collect();
+        let mut guests: Vec<(&str, &'static str, u32)> = out
+            .vms
+            .iter()
+            .chain(out.containers.iter())
+            .map(|g| (g.node.as_str(), g.kind, g.vmid))
+            .collect();
+        guests.sort_by_key(|g| (g.2, g.0));
+        let n = guests.len();
+        let start = if n == 0 {
+            0
+        } else {
+            self.memo.snapshot_cursor % n
+        };
+        let batch: BTreeSet<usize> = (0..n.min(SNAPSHOT_BATCH))
+            .map(|i| (start + i) % n)
+            .collect();
+        self.memo.snapshot_cursor = start + n.min(SNAPSHOT_BATCH);
+        let mut snaps = Vec::new();
+        for (i, (node, kind, vmid)) in guests.into_iter().enumerate() {
+            let gk = if kind == "lxc" {
+                GuestKind::Lxc
+            } else {
+                GuestKind::Qemu
+            };
+            let fresh = (batch.contains(&i) && online_names.contains(node))
+                .then(|| self.api.snapshots(node, gk, u64::from(vmid), None).ok())
+                .flatten();
+            match fresh {
+                Some(list) => snaps.extend(list.iter().filter_map(|s| {
+                    backups::map_snapshot(&self.cfg.name, node, kind, u64::from(vmid), s, None)
+                })),
+                None => {
+                    if let Some(p) = prev {
+                        snaps.extend(
+                            p.guest_snapshots
+                                .iter()
+                                .filter(|s| s.node == node && s.vmid == vmid)
+                                .cloned(),
+                        );
+                    }
+                }
+            }
+        }
+        snaps.sort_by_key(|x| std::cmp::Reverse(x.time));
+        out.pve_backups.guest_snapshots = snaps;
+    }
+}
+
+/// Parallel workers for per-guest calls within one poll (the client is shared; PVE answers
+/// per-guest calls independently, so a big cluster is not limited by one round trip at a time).
+pub const GUEST_WORKERS: usize = 4;
+
+/// One running guest's per-guest calls, decided before they are made.
+struct Job<'r> {
+    r: &'r ClusterResource,
+    id: String,
+    fs_due: bool,
+    meta_due: bool,
+    extra_due: bool,
+}
+
+/// What the per-guest calls answered (`None` = not asked this cycle or failed).
+#[derive(Default)]
+struct Fetched {
+    vm: Option<crate::proxmox::types::pve::QemuStatus>,
+    fs: Option<Result<Vec<FsInfo>, &'static str>>,
+    meta: Option<AgentMeta>,
+    ct: Option<crate::proxmox::types::pve::LxcStatus>,
+    extra: Option<LxcExtra>,
+}
+
+/// Below this many running guests the calls are made on the poll's own thread.
+const PARALLEL_FROM: usize = 8;
+
+fn fetch_all(api: &PveClient, jobs: &[Job<'_>]) -> HashMap<String, Fetched> {
+    if jobs.len() < PARALLEL_FROM {
+        return jobs
+            .iter()
+            .map(|j| (j.id.clone(), fetch_one(api, j)))
+            .collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = GUEST_WORKERS.min(jobs.len());
+    let mut out = HashMap::with_capacity(jobs.len());
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(job) = jobs.get(i) else { break };
+                        mine.push((job.id.clone(), fetch_one(api, job)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        for h in handles {
+            // A worker cannot panic on input (no unwraps); if it did, its guests just get
+            // no per-guest data this cycle.
+            if let Ok(list) = h.join() {
+                out.extend(list);
+            }
+        }
+    });
+    out
+}
+
+fn fetch_one(api: &PveClient, job: &Job<'_>) -> Fetched {
+    let r = job.r;
+    let vmid = r.vmid.unwrap_or(0);
+    if r.kind == "qemu" {
+        let vm = api.qemu_status(&r.node, vmid, None).ok();
+        let agent = vm.as_ref().is_some_and(|s| s.agent.usable());
+        let fs = (agent && job.fs_due).then(|| {
+            api.agent_fsinfo(&r.node, vmid, Some(FSINFO_TIMEOUT))
+                .map_err(|e| guest::agent_failure_reason(&e))
+        });
+        let meta = (agent && job.meta_due).then(|| fetch_meta(api, &r.node, vmid));
+        Fetched {
+            vm,
+            fs,
+            meta,
+            ..Default::default()
+        }
+    } else {
+        let ct = api.lxc_status(&r.node, vmid, Some(LXC_TIMEOUT)).ok();
+        let extra = job
+            .extra_due
+            .then(|| fetch_lxc_extra(api, &r.node, vmid, ct.as_ref()));
+        Fetched {
+            ct,
+            extra,
+            ..Default::default()
+        }
+    }
+}
+
+fn fetch_meta(api: &PveClient, node: &str, vmid: u64) -> AgentMeta {
+    let mut m = AgentMeta::default();
+    if let Ok(ifs) = api.agent_network_interfaces(node, vmid, Some(AGENT_TIMEOUT)) {
+        (m.interfaces, m.ips) = guest::agent_network(&ifs);
+    }
+    if let Ok(os) = api.agent_osinfo(node, vmid, Some(AGENT_TIMEOUT)) {
+        (m.os_name, m.os_version) = guest::os_name_version(&os);
+    }
+    if let Ok(info) = api.agent_info(node, vmid, Some(AGENT_TIMEOUT)) {
+        m.agent_version = guest::agent_version(&info);
+    }
+    m
+}
+
+/// CT config, and `/interfaces` only when status and config name no address.
+fn fetch_lxc_extra(
+    api: &PveClient,
+    node: &str,
+    vmid: u64,
+    status: Option<&crate::proxmox::types::pve::LxcStatus>,
+) -> LxcExtra {
+    let config = api.lxc_config(node, vmid, Some(LXC_TIMEOUT)).ok();
+    let (_, ips) = guest::lxc_network(status, config.as_ref(), &[]);
+    let interfaces = if ips.is_empty() {
+        api.lxc_interfaces(node, vmid, Some(LXC_TIMEOUT))
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    LxcExtra { config, interfaces }
+}
+
+impl PvePoller {
+    fn physical_disks_due_at(cfg: &PveInstanceConfig, last: Option<i64>, now: i64) -> bool {
+        let minutes = match cfg.physical_disk_polling_minutes {
+            0 => 5,
+            m => m,
+        };
+        last.is_none_or(|t| now - t >= i64::from(minutes) * 60_000 || now < t)
+    }
+}
