@@ -89,6 +89,10 @@ struct ServeArgs {
     /// Data directory (default $PULSE_DATA_DIR, else /etc/pulse when writable, else ./data).
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Demo mode: also monitor a simulated fleet (the built-in Proxmox simulator on loopback).
+    /// Same as PULSE_MOCK_MODE=true.
+    #[arg(long)]
+    demo: bool,
 }
 
 pub fn main() -> ExitCode {
@@ -247,6 +251,13 @@ fn config_errors(errs: &[settings::SettingError]) -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
+    let demo = args.demo
+        || std::env::var("PULSE_MOCK_MODE").is_ok_and(|v| {
+            matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "1" | "true" | "yes" | "on"
+            )
+        });
     let flags = ServeFlags {
         listen: args.listen,
         data_dir: args.data_dir,
@@ -341,6 +352,21 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    {
+        let [pve, pbs, pmg] = state.settings().poll_intervals_ms;
+        let mut sched = state
+            .inner
+            .scheduler
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let mut cfg = sched.config().clone();
+        (
+            cfg.pve_interval_ms,
+            cfg.pbs_interval_ms,
+            cfg.pmg_interval_ms,
+        ) = (pve, pbs, pmg);
+        sched.set_config(cfg);
+    }
     let mut monitor = crate::monitor::Monitor::new(
         state.inner.scheduler.clone(),
         crate::poller::pool::Pool::new(POLLER_THREADS, "poller"),
@@ -353,6 +379,40 @@ fn serve(args: ServeArgs) -> ExitCode {
         let st = state.clone();
         monitor.set_publisher(Arc::new(move |s| st.publish_state(s)));
     }
+    // Node list changes (API, auto-register, demo mode) reach the monitor as a new list.
+    {
+        let updater = std::sync::Mutex::new(monitor.updater());
+        let st = state.clone();
+        let clock: Arc<dyn crate::poller::clock::Clock> =
+            Arc::new(crate::poller::clock::SystemClock);
+        let reload = move || match st.monitored_nodes() {
+            Ok(list) => {
+                let instances = list
+                    .iter()
+                    .map(|(n, s)| crate::nodes::instances::instance(n, s, clock.clone()))
+                    .collect();
+                let _ = updater
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .send(instances);
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read the node list"),
+        };
+        let _ = state.inner.on_nodes_changed.set(Box::new(reload));
+    }
+    if demo {
+        match runtime.block_on(state.inner.demo.enable()) {
+            Ok(()) => tracing::info!(
+                instances = runtime.block_on(state.inner.demo.instance_count()),
+                "demo mode: monitoring the built-in simulator"
+            ),
+            Err(e) => {
+                eprintln!("pulse: demo mode: cannot start the simulator: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    state.nodes_changed();
     let monitor_thread = {
         let stop = stop.clone();
         std::thread::Builder::new()

@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod crypto;
+pub mod demo;
 pub mod history;
 pub mod logging;
 pub mod model;

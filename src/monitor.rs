@@ -33,6 +33,10 @@ pub struct Instance {
     pub key: Key,
     pub display_name: String,
     pub connection: String,
+    /// Changes when anything that decides whether polling can succeed changes (host,
+    /// credentials, TLS): a new identity starts the instance over, without inherited
+    /// backoff, open breaker or dead-letter parking.
+    pub identity: String,
     pub poller: Arc<dyn InstancePoller>,
 }
 
@@ -125,6 +129,15 @@ impl Monitor {
             let mut s = self.sched();
             for k in &removed {
                 s.remove(k);
+            }
+            for i in keep.values() {
+                if self
+                    .instances
+                    .get(&i.key)
+                    .is_some_and(|old| old.identity != i.identity)
+                {
+                    s.remove(&i.key);
+                }
             }
             for i in keep.values() {
                 s.upsert(i.key.clone(), &i.display_name, &i.connection, now);
@@ -342,6 +355,7 @@ mod tests {
             key: Key::new(kind, f.name.clone()),
             display_name: f.name.clone(),
             connection: format!("https://{}:8006", f.name),
+            identity: String::new(),
             poller: f.clone(),
         }
     }

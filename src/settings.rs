@@ -170,6 +170,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub tls: Option<TlsFiles>,
     pub max_body_bytes: usize,
+    /// Poll intervals (ms) of PVE, PBS and PMG instances.
+    pub poll_intervals_ms: [i64; 3],
     pub allow_embedding: bool,
     pub allowed_embed_origins: Vec<String>,
     /// Names of persisted keys that the environment currently overrides.
@@ -529,6 +531,24 @@ pub fn resolve(
         }
     }
 
+    // Each product on its own interval (the reference polls all on the PVE one).
+    let mut poll_intervals_ms = [10_000, 60_000, 60_000];
+    for (i, name) in [
+        "PVE_POLLING_INTERVAL",
+        "PBS_POLLING_INTERVAL",
+        "PMG_POLLING_INTERVAL",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if let Some(v) = env.var(name) {
+            match v.trim().trim_end_matches('s').parse::<i64>() {
+                Ok(secs) if (1..=3600).contains(&secs) => poll_intervals_ms[i] = secs * 1000,
+                _ => errs.push(bad(name, "must be whole seconds from 1 to 3600")),
+            }
+        }
+    }
+
     let mut max_body_bytes = DEFAULT_MAX_BODY_BYTES;
     if let Some(v) = env.var("PULSE_MAX_BODY_BYTES") {
         match v.trim().parse::<usize>() {
@@ -562,6 +582,7 @@ pub fn resolve(
         log_format,
         tls,
         max_body_bytes,
+        poll_intervals_ms,
         allow_embedding: persisted.allow_embedding,
         allowed_embed_origins,
         env_overrides,

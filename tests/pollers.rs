@@ -1214,6 +1214,7 @@ fn all_three_pollers_plug_into_the_monitor() {
         key: Key::new(kind, name),
         display_name: name.into(),
         connection: url,
+        identity: String::new(),
         poller: poller.clone(),
     };
     m.set_instances(vec![

@@ -3,6 +3,7 @@
 pub mod alerts;
 pub mod body;
 pub mod charts;
+pub mod demo;
 pub mod error;
 pub mod live;
 pub mod nodes;
@@ -39,6 +40,8 @@ pub struct Inner {
     pub alerts: Arc<crate::alerts::Alerts>,
     /// Poll scheduling, shared with the monitor thread (scheduler-health view).
     pub scheduler: Arc<std::sync::Mutex<crate::poller::scheduler::Scheduler>>,
+    /// Demo mode: the in-process simulator, monitored beside the configured nodes.
+    pub demo: Arc<crate::demo::Demo>,
     /// Serializes node-list read-modify-write cycles (ids, duplicate checks).
     pub nodes_lock: std::sync::Mutex<()>,
     /// Called after the node list changed (the monitor reloads its instances).
@@ -146,6 +149,7 @@ impl AppState {
                 scheduler: Arc::new(std::sync::Mutex::new(
                     crate::poller::scheduler::Scheduler::new(Default::default(), rand::random()),
                 )),
+                demo: Arc::new(crate::demo::Demo::default()),
                 nodes_lock: std::sync::Mutex::new(()),
                 on_nodes_changed: std::sync::OnceLock::new(),
                 settings: RwLock::new(Arc::new(settings)),
@@ -165,6 +169,29 @@ impl AppState {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// What the monitor should poll: every configured node, plus the demo fleet while demo
+    /// mode is on (a configured node wins a name clash).
+    pub fn monitored_nodes(
+        &self,
+    ) -> Result<Vec<(crate::nodes::NodeConfig, crate::nodes::NodeSecrets)>, crate::store::StoreError>
+    {
+        let nodes = crate::nodes::Nodes::new(self.store());
+        let mut out = Vec::new();
+        for n in nodes.list()? {
+            let s = nodes.secrets(&n.id)?;
+            out.push((n, s));
+        }
+        for (n, s) in self.inner.demo.nodes().unwrap_or_default() {
+            if !out
+                .iter()
+                .any(|(o, _)| o.kind == n.kind && o.name == n.name)
+            {
+                out.push((n, s));
+            }
+        }
+        Ok(out)
     }
 
     /// Tells whoever watches the node list (the monitor) that it changed.
@@ -252,6 +279,8 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
             .or(nodes::routes(state.clone()))
             .unify()
             .or(alerts::routes(state.clone()))
+            .unify()
+            .or(demo::routes(state.clone()))
             .unify()
             .recover(error::recover)
             .unify(),

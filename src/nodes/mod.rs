@@ -1,6 +1,7 @@
 //! Configured Proxmox instances ("nodes" in the API): validation, persistence with sealed
 //! credentials, and the views the API returns (secrets never leave this module unmasked).
 
+pub mod instances;
 pub mod probe;
 pub mod request;
 

@@ -20,7 +20,7 @@ pub struct Server {
     pub child: Child,
     pub port: u16,
     pub dir: PathBuf,
-    _tmp: Option<tempfile::TempDir>,
+    pub _tmp: Option<tempfile::TempDir>,
 }
 
 impl Server {

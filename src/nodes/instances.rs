@@ -1,0 +1,100 @@
+//! From configured nodes to monitored instances: the poller for each node, keyed as the
+//! scheduler and `connectionHealth` name it.
+
+use super::{NodeConfig, NodeSecrets};
+use crate::monitor::Instance;
+use crate::poller::clock::Clock;
+use crate::poller::scheduler::{Key, Kind};
+use crate::poller::{
+    PbsInstanceConfig, PbsPoller, PmgInstanceConfig, PmgPoller, PveInstanceConfig, PvePoller,
+};
+use std::sync::Arc;
+
+fn flag(node: &NodeConfig, name: &str, default: bool) -> bool {
+    node.monitor.get(name).copied().unwrap_or(default)
+}
+
+pub fn instance(node: &NodeConfig, secrets: &NodeSecrets, clock: Arc<dyn Clock>) -> Instance {
+    let poller: Arc<dyn crate::monitor::InstancePoller> = match node.kind {
+        Kind::Pve => Arc::new(PvePoller::new(
+            PveInstanceConfig {
+                name: node.name.clone(),
+                host: node.host.clone(),
+                guest_url: node.guest_url.clone(),
+                user: node.user.clone(),
+                password: secrets.password.clone(),
+                token_name: node.token_name.clone(),
+                token_value: secrets.token_value.clone(),
+                fingerprint: node.fingerprint.clone(),
+                verify_ssl: node.verify_ssl,
+                monitor_vms: flag(node, "monitorVMs", true),
+                monitor_containers: flag(node, "monitorContainers", true),
+                monitor_storage: flag(node, "monitorStorage", true),
+                monitor_backups: flag(node, "monitorBackups", true),
+                monitor_physical_disks: node.monitor.get("monitorPhysicalDisks").copied(),
+                temperature_monitoring_enabled: node.temperature_monitoring_enabled,
+                ..Default::default()
+            },
+            clock,
+        )),
+        Kind::Pbs => Arc::new(PbsPoller::new(
+            PbsInstanceConfig {
+                name: node.name.clone(),
+                host: node.host.clone(),
+                user: node.user.clone(),
+                password: secrets.password.clone(),
+                token_name: node.token_name.clone(),
+                token_value: secrets.token_value.clone(),
+                fingerprint: node.fingerprint.clone(),
+                verify_ssl: node.verify_ssl,
+                monitor_backups: flag(node, "monitorBackups", true),
+                monitor_datastores: flag(node, "monitorDatastores", true),
+                monitor_sync_jobs: flag(node, "monitorSyncJobs", false),
+                monitor_verify_jobs: flag(node, "monitorVerifyJobs", false),
+                monitor_prune_jobs: flag(node, "monitorPruneJobs", false),
+                monitor_garbage_jobs: flag(node, "monitorGarbageJobs", false),
+                temperature_monitoring_enabled: node.temperature_monitoring_enabled,
+                ..Default::default()
+            },
+            clock,
+        )),
+        Kind::Pmg => Arc::new(PmgPoller::new(
+            PmgInstanceConfig {
+                name: node.name.clone(),
+                host: node.host.clone(),
+                user: node.user.clone(),
+                password: secrets.password.clone(),
+                token_name: node.token_name.clone(),
+                token_value: secrets.token_value.clone(),
+                fingerprint: node.fingerprint.clone(),
+                verify_ssl: node.verify_ssl,
+                monitor_mail_stats: flag(node, "monitorMailStats", true),
+                monitor_queues: flag(node, "monitorQueues", true),
+                monitor_quarantine: flag(node, "monitorQuarantine", true),
+                monitor_domain_stats: flag(node, "monitorDomainStats", false),
+                temperature_monitoring_enabled: node.temperature_monitoring_enabled,
+                ..Default::default()
+            },
+            clock,
+        )),
+    };
+    Instance {
+        key: Key::new(node.kind, node.name.clone()),
+        display_name: node.name.clone(),
+        connection: node.host.clone(),
+        identity: crate::crypto::sha3_hex(
+            format!(
+                "{}\0{}\0{}\0{}\0{}\0{}\0{}",
+                node.host,
+                node.user,
+                node.token_name,
+                secrets.password,
+                secrets.token_value,
+                node.fingerprint,
+                node.verify_ssl
+            )
+            .as_bytes(),
+        ),
+        poller,
+    }
+}
