@@ -167,3 +167,70 @@ fn demo_fleet_second_simulator_and_websocket() {
     assert_eq!(r.status, 400);
     assert_eq!(s.stop().code(), Some(0));
 }
+
+#[test]
+fn charts_cover_every_guest_of_the_demo_fleet() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cmd = command(tmp.path(), port);
+    cmd.arg("--demo")
+        .env("PVE_POLLING_INTERVAL", "1")
+        .stderr(std::process::Stdio::null());
+    let child = cmd.spawn().unwrap();
+    let s = Server {
+        child,
+        port,
+        dir: tmp.path().to_path_buf(),
+        _tmp: None,
+    };
+    wait_healthy(&s.url("/api/health"), Duration::from_secs(15));
+    let st = wait_for(&s, Duration::from_secs(20), "guests", |st| {
+        st["vms"].as_array().is_some_and(|v| !v.is_empty())
+    });
+    let points = |c: &Value, id: &str| c["data"][id]["cpu"].as_array().map_or(0, Vec::len);
+    let first = get(&s.url("/api/charts?range=1h"), &[]).json();
+    let guests: Vec<String> = st["vms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(st["containers"].as_array().unwrap())
+        .map(|g| g["id"].as_str().unwrap().to_string())
+        .collect();
+    for id in &guests {
+        assert!(points(&first, id) >= 1, "no cpu series for {id}");
+        for m in ["memory", "disk", "netin", "netout", "diskread", "diskwrite"] {
+            assert!(first["data"][id][m].is_array(), "{id} lacks {m}");
+        }
+    }
+    for n in st["nodes"].as_array().unwrap() {
+        assert!(first["nodeData"][n["id"].as_str().unwrap()]["cpu"].is_array());
+    }
+    // The finest tier has 10-second slots: after two more slots, every series has grown.
+    std::thread::sleep(Duration::from_secs(21));
+    let later = get(&s.url("/api/charts?range=1h"), &[]).json();
+    let grown = guests
+        .iter()
+        .filter(|id| points(&later, id) > points(&first, id))
+        .count();
+    assert_eq!(grown, guests.len(), "series that gained points");
+    // Every range answers from its tier; points are stamped with their slot's start, so the
+    // oldest one is at most the run time plus one slot of that tier old.
+    for (r, slot_ms) in [
+        ("5m", 10_000),
+        ("15m", 10_000),
+        ("4h", 60_000),
+        ("24h", 300_000),
+        ("7d", 1_800_000),
+        ("30d", 1_800_000),
+    ] {
+        let c = get(&s.url(&format!("/api/charts?range={r}")), &[]);
+        assert_eq!(c.status, 200, "{r}");
+        let now = c.json()["timestamp"].as_i64().unwrap();
+        let oldest = c.json()["stats"]["oldestDataTimestamp"].as_i64().unwrap();
+        assert!(
+            oldest <= now && now - oldest <= 60_000 + slot_ms,
+            "{r}: oldest point {} ms old",
+            now - oldest
+        );
+    }
+}
