@@ -18,9 +18,13 @@ const POLLER_THREADS: usize = 4;
 
 #[derive(Parser, Debug)]
 #[command(name = "pulse", version = version::VERSION, about = "Monitors Proxmox VE, PBS, PMG and Docker hosts")]
+#[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// `serve`'s flags also work without the subcommand (`pulse --demo`).
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -97,7 +101,7 @@ struct ServeArgs {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+    match cli.command.unwrap_or(Command::Serve(cli.serve)) {
         Command::Serve(args) => serve(args),
         Command::Version => {
             println!(

@@ -515,3 +515,37 @@ fn scheduler_health_shape_without_instances() {
     let st = get(&s.url("/api/state"), &[]).json();
     assert_eq!(st["nodes"], serde_json::json!([]));
 }
+
+#[test]
+fn serve_flags_work_without_the_subcommand() {
+    // The README's run command is `cargo run --release -- --demo`: flags with no subcommand.
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_healthy(
+        &format!("http://127.0.0.1:{port}/api/health"),
+        Duration::from_secs(10),
+    );
+    terminate(&child);
+    assert_eq!(
+        wait_timeout(&mut child, Duration::from_secs(10))
+            .unwrap()
+            .code(),
+        Some(0)
+    );
+    let out = Command::new(BIN)
+        .args(["version", "--demo"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "serve flags do not mix with other subcommands"
+    );
+}
