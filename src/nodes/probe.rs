@@ -5,8 +5,6 @@
 use super::request::product;
 use super::{NodeConfig, NodeSecrets};
 use crate::poller::scheduler::Kind;
-use crate::proxmox::auth::Credentials;
-use crate::proxmox::tls::TlsMode;
 use crate::proxmox::{ClientOptions, PbsClient, PmgClient, ProxmoxError, PveClient};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -28,28 +26,28 @@ impl From<ProxmoxError> for ProbeError {
     }
 }
 
-fn opt(s: &str) -> Option<&str> {
-    (!s.is_empty()).then_some(s)
-}
-
 pub fn options(
     node: &NodeConfig,
     secrets: &NodeSecrets,
     timeout: Duration,
 ) -> Result<ClientOptions, ProxmoxError> {
-    let p = product(node.kind);
-    let creds = Credentials::from_settings(
-        p,
-        opt(&node.user),
-        opt(&secrets.password),
-        opt(&node.token_name),
-        opt(&secrets.token_value),
-    )?;
-    let tls = TlsMode::from_settings(node.verify_ssl, opt(&node.fingerprint))?;
-    let mut o = ClientOptions::new(p, &node.host, creds, tls);
-    o.timeout = timeout;
-    o.connect_timeout = timeout.min(Duration::from_secs(5));
-    Ok(o)
+    crate::poller::config::Conn {
+        product: product(node.kind),
+        host: &node.host,
+        user: &node.user,
+        password: &secrets.password,
+        token_name: &node.token_name,
+        token_value: &secrets.token_value,
+        fingerprint: &node.fingerprint,
+        verify_ssl: node.verify_ssl,
+        timeout,
+    }
+    .options()
+    .map(|mut o| {
+        // Half the budget for connecting: a dead host is reported well inside the test's time.
+        o.connect_timeout = timeout.min(Duration::from_secs(5));
+        o
+    })
 }
 
 /// Connects and reads: PVE `/nodes` (+ cluster size), PBS datastores, PMG version.

@@ -188,6 +188,45 @@ impl Conn<'_> {
     }
 }
 
+/// A client built and logged in on first use and dropped after a failed cycle, so the next
+/// cycle starts with a fresh login (new credentials, renewed certificates).
+pub(crate) struct LazyClient<C> {
+    slot: std::sync::Mutex<Option<std::sync::Arc<C>>>,
+}
+
+impl<C> Default for LazyClient<C> {
+    fn default() -> Self {
+        LazyClient {
+            slot: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl<C> LazyClient<C> {
+    pub fn get(
+        &self,
+        instance: &str,
+        conn: Conn<'_>,
+        connect: fn(ClientOptions) -> Result<C, ProxmoxError>,
+    ) -> Result<std::sync::Arc<C>, PollFailure> {
+        let mut g = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = g.as_ref() {
+            return Ok(c.clone());
+        }
+        let opts = conn
+            .options()
+            .map_err(|e| failure(instance, "checking the connection settings", &e))?;
+        let client =
+            std::sync::Arc::new(connect(opts).map_err(|e| failure(instance, "connecting", &e))?);
+        *g = Some(client.clone());
+        Ok(client)
+    }
+
+    pub fn reset(&self) {
+        *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
 /// Maps a client error on the poll's liveness call to a failure the scheduler understands:
 /// credentials, certificates and settings will not fix themselves; everything else may.
 pub fn failure(instance: &str, what: &str, e: &ProxmoxError) -> PollFailure {

@@ -5,7 +5,7 @@
 //! namespace.
 
 use super::clock::Clock;
-use super::config::{Conn, PbsInstanceConfig, failure};
+use super::config::{Conn, LazyClient, PbsInstanceConfig, failure};
 use super::map::pbs as map;
 use crate::model::{PbsBackup, PbsDatastore, PbsInstance, PbsNamespace, State};
 use crate::monitor::{InstancePoller, PollFailure};
@@ -24,7 +24,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct PbsPoller {
     cfg: PbsInstanceConfig,
     clock: Arc<dyn Clock>,
-    client: Mutex<Option<Arc<PbsClient>>>,
+    client: LazyClient<PbsClient>,
     cycle: Mutex<u64>,
 }
 
@@ -39,7 +39,7 @@ impl PbsPoller {
         PbsPoller {
             cfg,
             clock,
-            client: Mutex::new(None),
+            client: LazyClient::default(),
             cycle: Mutex::new(0),
         }
     }
@@ -48,13 +48,10 @@ impl PbsPoller {
         &self.cfg
     }
 
+    /// The client, built and logged in on first use and after a failed cycle.
     fn client(&self) -> Result<Arc<PbsClient>, PollFailure> {
-        let mut g = lock(&self.client);
-        if let Some(c) = g.as_ref() {
-            return Ok(c.clone());
-        }
         let c = &self.cfg;
-        let opts = Conn {
+        let conn = Conn {
             product: Product::Pbs,
             host: &c.host,
             user: &c.user,
@@ -64,13 +61,8 @@ impl PbsPoller {
             fingerprint: &c.fingerprint,
             verify_ssl: c.verify_ssl,
             timeout: c.timeout,
-        }
-        .options()
-        .map_err(|e| failure(&c.name, "checking the connection settings", &e))?;
-        let client =
-            Arc::new(PbsClient::connect(opts).map_err(|e| failure(&c.name, "connecting", &e))?);
-        *g = Some(client.clone());
-        Ok(client)
+        };
+        self.client.get(&c.name, conn, PbsClient::connect)
     }
 
     fn cycle(
@@ -233,7 +225,7 @@ impl InstancePoller for PbsPoller {
         let r = self.cycle(&api, previous, slow);
         match r {
             Ok(_) => *cycle += 1,
-            Err(_) => *lock(&self.client) = None,
+            Err(_) => self.client.reset(),
         }
         r
     }

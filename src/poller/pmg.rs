@@ -3,7 +3,7 @@
 //! quarantine counters; node backups every `BACKUP_CYCLES`-th cycle.
 
 use super::clock::Clock;
-use super::config::{Conn, PmgInstanceConfig, failure};
+use super::config::{Conn, LazyClient, PmgInstanceConfig, failure};
 use super::map::pmg as map;
 use crate::model::{PmgBackup, PmgInstance, PmgQuarantine, PmgQueueStatus, State};
 use crate::monitor::{InstancePoller, PollFailure};
@@ -22,7 +22,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct PmgPoller {
     cfg: PmgInstanceConfig,
     clock: Arc<dyn Clock>,
-    client: Mutex<Option<Arc<PmgClient>>>,
+    client: LazyClient<PmgClient>,
     cycle: Mutex<u64>,
 }
 
@@ -31,7 +31,7 @@ impl PmgPoller {
         PmgPoller {
             cfg,
             clock,
-            client: Mutex::new(None),
+            client: LazyClient::default(),
             cycle: Mutex::new(0),
         }
     }
@@ -40,13 +40,10 @@ impl PmgPoller {
         &self.cfg
     }
 
+    /// The client, built and logged in on first use and after a failed cycle.
     fn client(&self) -> Result<Arc<PmgClient>, PollFailure> {
-        let mut g = lock(&self.client);
-        if let Some(c) = g.as_ref() {
-            return Ok(c.clone());
-        }
         let c = &self.cfg;
-        let opts = Conn {
+        let conn = Conn {
             product: Product::Pmg,
             host: &c.host,
             user: &c.user,
@@ -56,13 +53,8 @@ impl PmgPoller {
             fingerprint: &c.fingerprint,
             verify_ssl: c.verify_ssl,
             timeout: c.timeout,
-        }
-        .options()
-        .map_err(|e| failure(&c.name, "checking the connection settings", &e))?;
-        let client =
-            Arc::new(PmgClient::connect(opts).map_err(|e| failure(&c.name, "connecting", &e))?);
-        *g = Some(client.clone());
-        Ok(client)
+        };
+        self.client.get(&c.name, conn, PmgClient::connect)
     }
 
     /// Queue counters. Real PMG answers `/postfix/queue` with a list (not the counters the
@@ -198,7 +190,7 @@ impl InstancePoller for PmgPoller {
         let r = self.cycle(&api, previous, slow);
         match r {
             Ok(_) => *cycle += 1,
-            Err(_) => *lock(&self.client) = None,
+            Err(_) => self.client.reset(),
         }
         r
     }

@@ -4,7 +4,7 @@
 //! slower-cadence refreshes (see `docs/polling.md`).
 
 use super::clock::Clock;
-use super::config::{Conn, PveInstanceConfig, failure};
+use super::config::{Conn, LazyClient, PveInstanceConfig, failure};
 use super::map::{backups, ceph, disks, guest, node, replication, storage};
 use crate::model::{Guest, GuestNetworkInterface, Node, State, Storage};
 use crate::monitor::{InstancePoller, PollFailure};
@@ -69,7 +69,7 @@ struct Memo {
 pub struct PvePoller {
     cfg: PveInstanceConfig,
     clock: Arc<dyn Clock>,
-    client: Mutex<Option<Arc<PveClient>>>,
+    client: LazyClient<PveClient>,
     memo: Mutex<Memo>,
 }
 
@@ -82,7 +82,7 @@ impl PvePoller {
         PvePoller {
             cfg,
             clock,
-            client: Mutex::new(None),
+            client: LazyClient::default(),
             memo: Mutex::new(Memo::default()),
         }
     }
@@ -93,12 +93,8 @@ impl PvePoller {
 
     /// The client, built and logged in on first use and after a failed cycle.
     fn client(&self) -> Result<Arc<PveClient>, PollFailure> {
-        let mut g = lock(&self.client);
-        if let Some(c) = g.as_ref() {
-            return Ok(c.clone());
-        }
         let c = &self.cfg;
-        let opts = Conn {
+        let conn = Conn {
             product: Product::Pve,
             host: &c.host,
             user: &c.user,
@@ -108,17 +104,12 @@ impl PvePoller {
             fingerprint: &c.fingerprint,
             verify_ssl: c.verify_ssl,
             timeout: c.timeout,
-        }
-        .options()
-        .map_err(|e| failure(&c.name, "checking the connection settings", &e))?;
-        let client =
-            Arc::new(PveClient::connect(opts).map_err(|e| failure(&c.name, "connecting", &e))?);
-        *g = Some(client.clone());
-        Ok(client)
+        };
+        self.client.get(&c.name, conn, PveClient::connect)
     }
 
     fn drop_client(&self) {
-        *lock(&self.client) = None;
+        self.client.reset();
     }
 }
 
