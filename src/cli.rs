@@ -356,21 +356,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    {
-        let [pve, pbs, pmg] = state.settings().poll_intervals_ms;
-        let mut sched = state
-            .inner
-            .scheduler
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let mut cfg = sched.config().clone();
-        (
-            cfg.pve_interval_ms,
-            cfg.pbs_interval_ms,
-            cfg.pmg_interval_ms,
-        ) = (pve, pbs, pmg);
-        sched.set_config(cfg);
-    }
+    state.apply_polling(crate::model::time::now_ms());
     let mut monitor = crate::monitor::Monitor::new(
         state.inner.scheduler.clone(),
         crate::poller::pool::Pool::new(POLLER_THREADS, "poller"),
@@ -391,9 +377,10 @@ fn serve(args: ServeArgs) -> ExitCode {
             Arc::new(crate::poller::clock::SystemClock);
         let reload = move || match st.monitored_nodes() {
             Ok(list) => {
+                let polling = st.settings().polling.clone();
                 let instances = list
                     .iter()
-                    .map(|(n, s)| crate::nodes::instances::instance(n, s, clock.clone()))
+                    .map(|(n, s)| crate::nodes::instances::instance(n, s, &polling, clock.clone()))
                     .collect();
                 let _ = updater
                     .lock()

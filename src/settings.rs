@@ -1,6 +1,8 @@
 //! Settings: built-in defaults < persisted settings (redb `settings/system`) < environment <
 //! command-line flags. Every bad value is reported with its name; nothing here panics.
 
+pub mod system;
+
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
@@ -9,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 pub const DEFAULT_PORT: u16 = 7655;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
+pub use system::SystemSettings;
 
 /// Where environment values come from (the process, or a map in tests).
 pub trait Env {
@@ -51,7 +54,7 @@ impl fmt::Display for SettingError {
     }
 }
 
-fn bad(name: &str, message: impl Into<String>) -> SettingError {
+pub(crate) fn bad(name: &str, message: impl Into<String>) -> SettingError {
     SettingError {
         name: name.into(),
         message: message.into(),
@@ -105,50 +108,9 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
-/// What is persisted in redb under `settings/system` (the reference's `system.json`).
-/// Unknown keys are kept so a settings write never drops what a newer build stored.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SystemSettings {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub log_level: Option<String>,
-    #[serde(default)]
-    pub allow_embedding: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_embed_origins: Option<String>,
-    #[serde(flatten)]
-    pub other: serde_json::Map<String, serde_json::Value>,
-}
-
-impl SystemSettings {
-    /// Checks the values a user can send; errors are named by their JSON key.
-    pub fn validate(&self) -> Vec<SettingError> {
-        let mut errs = Vec::new();
-        if let Some(l) = &self.log_level
-            && LogLevel::parse(l).is_none()
-        {
-            errs.push(bad(
-                "logLevel",
-                "must be one of trace, debug, info, warn, error",
-            ));
-        }
-        if let Some(o) = &self.allowed_embed_origins {
-            for origin in o.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                if !valid_origin(origin) {
-                    errs.push(bad(
-                        "allowedEmbedOrigins",
-                        format!("{origin:?} is not an origin like https://host[:port]"),
-                    ));
-                }
-            }
-        }
-        errs
-    }
-}
-
 /// An origin for CSP `frame-ancestors`: scheme://host[:port], no path, no spaces or quotes
 /// (anything else could inject directives into the header).
-fn valid_origin(o: &str) -> bool {
+pub(crate) fn valid_origin(o: &str) -> bool {
     let Some(rest) = o
         .strip_prefix("https://")
         .or_else(|| o.strip_prefix("http://"))
@@ -170,13 +132,41 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub tls: Option<TlsFiles>,
     pub max_body_bytes: usize,
-    /// Poll intervals (ms) of PVE, PBS and PMG instances.
-    pub poll_intervals_ms: [i64; 3],
+    /// How and how often instances are polled (applied live when settings change).
+    pub polling: Polling,
     pub allow_embedding: bool,
     pub allowed_embed_origins: Vec<String>,
     /// Names of persisted keys that the environment currently overrides.
     pub env_overrides: Vec<&'static str>,
     pub security: SecurityEnv,
+}
+
+/// Polling settings, resolved from persisted settings and the environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Polling {
+    /// Poll intervals (ms) of PVE, PBS and PMG instances.
+    pub intervals_ms: [i64; 3],
+    /// Adaptive intervals (ms): base, min, max; `None` = fixed intervals.
+    pub adaptive: Option<[i64; 3]>,
+    /// Whole-request timeout of every Proxmox call.
+    pub connection_timeout: std::time::Duration,
+    pub backup_enabled: bool,
+    /// 0 = refresh backups every `backup_cycles` polls.
+    pub backup_interval_ms: i64,
+    pub backup_cycles: u32,
+    pub temperature_monitoring: bool,
+}
+
+impl Polling {
+    /// Polls between backup refreshes for an instance polled every `interval_ms`.
+    pub fn backup_cycles_for(&self, interval_ms: i64) -> u32 {
+        if self.backup_interval_ms > 0 {
+            let n = (self.backup_interval_ms + interval_ms - 1) / interval_ms.max(1);
+            n.clamp(1, u32::MAX as i64) as u32
+        } else {
+            self.backup_cycles.max(1)
+        }
+    }
 }
 
 /// A secret from the environment: compared and used, never printed (`Debug` is redacted,
@@ -429,6 +419,147 @@ fn parse_port(name: &str, v: &str) -> Result<u16, SettingError> {
     }
 }
 
+/// Seconds, optionally with a unit (`90`, `90s`, `5m`, `1h`), as the reference's env
+/// variables accept Go durations.
+fn parse_secs(v: &str) -> Option<i64> {
+    let v = v.trim();
+    let (num, mult) = match v.char_indices().last()? {
+        (i, 's') => (&v[..i], 1),
+        (i, 'm') => (&v[..i], 60),
+        (i, 'h') => (&v[..i], 3600),
+        _ => (v, 1),
+    };
+    num.trim().parse::<i64>().ok()?.checked_mul(mult)
+}
+
+/// Polling: defaults < persisted settings < environment. Each env variable that is set
+/// names the persisted key it overrides (the settings view shows them).
+fn resolve_polling(
+    env: &dyn Env,
+    p: &SystemSettings,
+    errs: &mut Vec<SettingError>,
+    overrides: &mut Vec<&'static str>,
+) -> Polling {
+    use system::*;
+    let mut secs_var = |name: &str, key: &'static str, lo: i64, hi: i64, slot: &mut i64| {
+        if let Some(v) = env.var(name) {
+            overrides.push(key);
+            match parse_secs(&v) {
+                Some(s) if (lo..=hi).contains(&s) => *slot = s,
+                _ => errs.push(bad(
+                    name,
+                    format!("must be whole seconds from {lo} to {hi}"),
+                )),
+            }
+        }
+    };
+    // Each product on its own interval (the reference polls all on the PVE one).
+    let (lo, hi) = (*POLL_INTERVAL_SECS.start(), *POLL_INTERVAL_SECS.end());
+    let mut iv = [
+        p.pve_polling_interval.unwrap_or(DEFAULT_PVE_SECS),
+        p.pbs_polling_interval.unwrap_or(DEFAULT_PBS_SECS),
+        p.pmg_polling_interval.unwrap_or(DEFAULT_PMG_SECS),
+    ];
+    let [pve, pbs, pmg] = &mut iv;
+    secs_var("PVE_POLLING_INTERVAL", "pvePollingInterval", lo, hi, pve);
+    secs_var("PBS_POLLING_INTERVAL", "pbsPollingInterval", lo, hi, pbs);
+    secs_var("PMG_POLLING_INTERVAL", "pmgPollingInterval", lo, hi, pmg);
+    let mut timeout = p
+        .connection_timeout
+        .unwrap_or(DEFAULT_CONNECTION_TIMEOUT_SECS);
+    secs_var(
+        "CONNECTION_TIMEOUT",
+        "connectionTimeout",
+        1,
+        600,
+        &mut timeout,
+    );
+    let mut adaptive = p.adaptive_secs();
+    let [base, min, max] = &mut adaptive;
+    secs_var(
+        "ADAPTIVE_POLLING_BASE_INTERVAL",
+        "adaptivePollingBaseInterval",
+        lo,
+        hi,
+        base,
+    );
+    secs_var(
+        "ADAPTIVE_POLLING_MIN_INTERVAL",
+        "adaptivePollingMinInterval",
+        lo,
+        hi,
+        min,
+    );
+    secs_var(
+        "ADAPTIVE_POLLING_MAX_INTERVAL",
+        "adaptivePollingMaxInterval",
+        lo,
+        hi,
+        max,
+    );
+    let mut backup_interval = p.backup_polling_interval.unwrap_or(0);
+    secs_var(
+        "BACKUP_POLLING_INTERVAL",
+        "backupPollingInterval",
+        0,
+        604_800,
+        &mut backup_interval,
+    );
+
+    let mut bool_var = |name: &str, key: &'static str, slot: &mut bool| {
+        if let Some(v) = env.var(name) {
+            overrides.push(key);
+            match parse_bool(name, &v) {
+                Ok(b) => *slot = b,
+                Err(e) => errs.push(e),
+            }
+        }
+    };
+    let mut adaptive_on = p.adaptive_polling_enabled.unwrap_or(false);
+    bool_var(
+        "ADAPTIVE_POLLING_ENABLED",
+        "adaptivePollingEnabled",
+        &mut adaptive_on,
+    );
+    let mut backup_enabled = p.backup_polling_enabled.unwrap_or(true);
+    bool_var(
+        "ENABLE_BACKUP_POLLING",
+        "backupPollingEnabled",
+        &mut backup_enabled,
+    );
+    let mut temperature = p.temperature_monitoring_enabled.unwrap_or(true);
+    bool_var(
+        "ENABLE_TEMPERATURE_MONITORING",
+        "temperatureMonitoringEnabled",
+        &mut temperature,
+    );
+    if adaptive_on && !(adaptive[1] <= adaptive[0] && adaptive[0] <= adaptive[2]) {
+        errs.push(bad(
+            "ADAPTIVE_POLLING_BASE_INTERVAL",
+            "adaptive intervals must satisfy min <= base <= max",
+        ));
+    }
+    let mut backup_cycles = 10;
+    if let Some(v) = env.var("BACKUP_POLLING_CYCLES") {
+        match v.trim().parse::<u32>() {
+            Ok(n) if n >= 1 => backup_cycles = n,
+            _ => errs.push(bad(
+                "BACKUP_POLLING_CYCLES",
+                "must be a whole number, at least 1",
+            )),
+        }
+    }
+    Polling {
+        intervals_ms: iv.map(|s| s * 1000),
+        adaptive: adaptive_on.then(|| adaptive.map(|s| s * 1000)),
+        connection_timeout: std::time::Duration::from_secs(timeout as u64),
+        backup_enabled,
+        backup_interval_ms: backup_interval * 1000,
+        backup_cycles,
+        temperature_monitoring: temperature,
+    }
+}
+
 /// Resolves everything but the data dir (already chosen) from the four layers.
 /// Returns every bad value at once, so one run tells the user all that is wrong.
 pub fn resolve(
@@ -531,22 +662,12 @@ pub fn resolve(
         }
     }
 
-    // Each product on its own interval (the reference polls all on the PVE one).
-    let mut poll_intervals_ms = [10_000, 60_000, 60_000];
-    for (i, name) in [
-        "PVE_POLLING_INTERVAL",
-        "PBS_POLLING_INTERVAL",
-        "PMG_POLLING_INTERVAL",
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        if let Some(v) = env.var(name) {
-            match v.trim().trim_end_matches('s').parse::<i64>() {
-                Ok(secs) if (1..=3600).contains(&secs) => poll_intervals_ms[i] = secs * 1000,
-                _ => errs.push(bad(name, "must be whole seconds from 1 to 3600")),
-            }
-        }
+    let polling = resolve_polling(env, persisted, &mut errs, &mut env_overrides);
+    if env.var("ALLOWED_ORIGINS").is_some() {
+        env_overrides.push("allowedOrigins");
+    }
+    if env.var("DISCOVERY_ENABLED").is_some() {
+        env_overrides.push("discoveryEnabled");
     }
 
     let mut max_body_bytes = DEFAULT_MAX_BODY_BYTES;
@@ -582,7 +703,7 @@ pub fn resolve(
         log_format,
         tls,
         max_body_bytes,
-        poll_intervals_ms,
+        polling,
         allow_embedding: persisted.allow_embedding,
         allowed_embed_origins,
         env_overrides,

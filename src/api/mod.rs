@@ -233,9 +233,7 @@ impl AppState {
     ) -> Result<Arc<Settings>, error::ApiError> {
         let errs = new.validate();
         if !errs.is_empty() {
-            let mut e = error::ApiError::bad_request("Invalid settings");
-            e.fields = errs.into_iter().map(|e| (e.name, e.message)).collect();
-            return Err(e);
+            return Err(system::invalid_settings(errs));
         }
         let current = self.settings();
         let resolved = crate::settings::resolve(
@@ -244,22 +242,51 @@ impl AppState {
             current.data_dir.clone(),
             &new,
         )
-        .map_err(|errs| {
-            let mut e = error::ApiError::bad_request("Invalid settings");
-            e.fields = errs.into_iter().map(|e| (e.name, e.message)).collect();
-            e
-        })?;
+        .map_err(system::invalid_settings)?;
         self.inner.store.put_setting(system::SYSTEM_KEY, &new)?;
         if let Some(log) = &self.inner.log {
             log.set_level(resolved.log_level);
         }
+        let polling_changed = current.polling != resolved.polling;
         let resolved = Arc::new(resolved);
         *self
             .inner
             .settings
             .write()
             .unwrap_or_else(|p| p.into_inner()) = resolved.clone();
+        if polling_changed {
+            self.apply_polling(crate::model::time::now_ms());
+            // Pollers carry the timeout and backup cadence: rebuild them (the scheduler
+            // keeps each instance's history, as their identities are unchanged).
+            self.nodes_changed();
+        }
         Ok(resolved)
+    }
+
+    /// Hands the current polling settings to the scheduler. Called at start-up and after
+    /// every settings change, so new intervals apply without a restart.
+    pub fn apply_polling(&self, now: i64) {
+        let polling = self.settings().polling.clone();
+        let mut sched = self
+            .inner
+            .scheduler
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let mut cfg = sched.config().clone();
+        [
+            cfg.pve_interval_ms,
+            cfg.pbs_interval_ms,
+            cfg.pmg_interval_ms,
+        ] = polling.intervals_ms;
+        cfg.adaptive =
+            polling.adaptive.map(
+                |[base_ms, min_ms, max_ms]| crate::poller::scheduler::Adaptive {
+                    base_ms,
+                    min_ms,
+                    max_ms,
+                },
+            );
+        sched.reconfigure(cfg, now);
     }
 }
 

@@ -31,19 +31,55 @@ fn with_state(
     warp::any().map(move || s.clone())
 }
 
-/// The persisted settings as stored, plus which keys the environment overrides.
+/// The settings as they apply now (as the reference does): the persisted keys, with every
+/// polling key filled in with its effective value (defaults and environment applied), plus
+/// `envOverrides` naming the keys the environment currently decides.
 fn settings_view(state: &AppState) -> Result<Response, ApiError> {
     let persisted: SystemSettings = state.store().get_setting(SYSTEM_KEY)?.unwrap_or_default();
     let mut v = serde_json::to_value(&persisted).map_err(|e| ApiError::internal(e.to_string()))?;
     let s = state.settings();
+    let p = &s.polling;
+    let secs = |ms: i64| ms / 1000;
+    let effective = serde_json::json!({
+        "pvePollingInterval": secs(p.intervals_ms[0]),
+        "pbsPollingInterval": secs(p.intervals_ms[1]),
+        "pmgPollingInterval": secs(p.intervals_ms[2]),
+        "backupPollingInterval": secs(p.backup_interval_ms),
+        "backupPollingEnabled": p.backup_enabled,
+        "adaptivePollingEnabled": p.adaptive.is_some(),
+        "connectionTimeout": p.connection_timeout.as_secs(),
+        "temperatureMonitoringEnabled": p.temperature_monitoring,
+        "logLevel": s.log_level.as_str(),
+    });
+    if let (Some(obj), Some(eff)) = (v.as_object_mut(), effective.as_object()) {
+        for (k, val) in eff {
+            obj.insert(k.clone(), val.clone());
+        }
+        let [base, min, max] = persisted.adaptive_secs();
+        let adaptive = p.adaptive.map(|a| a.map(secs)).unwrap_or([base, min, max]);
+        obj.insert("adaptivePollingBaseInterval".into(), adaptive[0].into());
+        obj.insert("adaptivePollingMinInterval".into(), adaptive[1].into());
+        obj.insert("adaptivePollingMaxInterval".into(), adaptive[2].into());
+    }
     v["envOverrides"] = s
         .env_overrides
         .iter()
         .map(|k| (k.to_string(), serde_json::Value::Bool(true)))
         .collect::<serde_json::Map<_, _>>()
         .into();
-    v["effective"] = serde_json::json!({ "logLevel": s.log_level.as_str() });
+    v["effective"] = effective;
     Ok(warp::reply::json(&v).into_response())
+}
+
+/// A 400 whose message names the first bad field and whose `fields` names them all.
+pub fn invalid_settings(errs: Vec<crate::settings::SettingError>) -> ApiError {
+    let first = errs
+        .first()
+        .map(|e| format!("Invalid settings: {}: {}", e.name, e.message))
+        .unwrap_or_else(|| "Invalid settings".into());
+    let mut e = ApiError::bad_request(first);
+    e.fields = errs.into_iter().map(|e| (e.name, e.message)).collect();
+    e
 }
 
 pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
@@ -120,9 +156,16 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
 /// Merges a partial JSON object into the stored settings (keys absent stay as they are),
 /// validates the result, then persists it in one commit.
 fn apply_patch(state: &AppState, patch: serde_json::Value) -> Result<Response, ApiError> {
-    let serde_json::Value::Object(patch) = patch else {
+    let serde_json::Value::Object(mut patch) = patch else {
         return Err(ApiError::bad_request("Settings must be a JSON object"));
     };
+    for k in crate::settings::system::VIEW_ONLY_KEYS {
+        patch.remove(*k);
+    }
+    let errs = crate::settings::system::check_types(&patch);
+    if !errs.is_empty() {
+        return Err(invalid_settings(errs));
+    }
     let current: SystemSettings = state.store().get_setting(SYSTEM_KEY)?.unwrap_or_default();
     let mut merged = match serde_json::to_value(&current) {
         Ok(serde_json::Value::Object(m)) => m,

@@ -8,13 +8,27 @@ use crate::poller::scheduler::{Key, Kind};
 use crate::poller::{
     PbsInstanceConfig, PbsPoller, PmgInstanceConfig, PmgPoller, PveInstanceConfig, PvePoller,
 };
+use crate::settings::Polling;
 use std::sync::Arc;
 
 fn flag(node: &NodeConfig, name: &str, default: bool) -> bool {
     node.monitor.get(name).copied().unwrap_or(default)
 }
 
-pub fn instance(node: &NodeConfig, secrets: &NodeSecrets, clock: Arc<dyn Clock>) -> Instance {
+/// `polling` carries the global settings every poller honours (timeout, backup cadence,
+/// temperature switch); a settings change rebuilds the instances with the new values.
+pub fn instance(
+    node: &NodeConfig,
+    secrets: &NodeSecrets,
+    polling: &Polling,
+    clock: Arc<dyn Clock>,
+) -> Instance {
+    // The global switch turns temperatures off everywhere; on, each node's own choice holds.
+    let temperature = if polling.temperature_monitoring {
+        node.temperature_monitoring_enabled
+    } else {
+        Some(false)
+    };
     let poller: Arc<dyn crate::monitor::InstancePoller> = match node.kind {
         Kind::Pve => Arc::new(PvePoller::new(
             PveInstanceConfig {
@@ -30,9 +44,11 @@ pub fn instance(node: &NodeConfig, secrets: &NodeSecrets, clock: Arc<dyn Clock>)
                 monitor_vms: flag(node, "monitorVMs", true),
                 monitor_containers: flag(node, "monitorContainers", true),
                 monitor_storage: flag(node, "monitorStorage", true),
-                monitor_backups: flag(node, "monitorBackups", true),
+                monitor_backups: polling.backup_enabled && flag(node, "monitorBackups", true),
+                backup_polling_cycles: polling.backup_cycles_for(polling.intervals_ms[0]),
                 monitor_physical_disks: node.monitor.get("monitorPhysicalDisks").copied(),
-                temperature_monitoring_enabled: node.temperature_monitoring_enabled,
+                temperature_monitoring_enabled: temperature,
+                timeout: polling.connection_timeout,
                 ..Default::default()
             },
             clock,
@@ -47,13 +63,14 @@ pub fn instance(node: &NodeConfig, secrets: &NodeSecrets, clock: Arc<dyn Clock>)
                 token_value: secrets.token_value.clone(),
                 fingerprint: node.fingerprint.clone(),
                 verify_ssl: node.verify_ssl,
-                monitor_backups: flag(node, "monitorBackups", true),
+                monitor_backups: polling.backup_enabled && flag(node, "monitorBackups", true),
                 monitor_datastores: flag(node, "monitorDatastores", true),
                 monitor_sync_jobs: flag(node, "monitorSyncJobs", false),
                 monitor_verify_jobs: flag(node, "monitorVerifyJobs", false),
                 monitor_prune_jobs: flag(node, "monitorPruneJobs", false),
                 monitor_garbage_jobs: flag(node, "monitorGarbageJobs", false),
-                temperature_monitoring_enabled: node.temperature_monitoring_enabled,
+                temperature_monitoring_enabled: temperature,
+                timeout: polling.connection_timeout,
                 ..Default::default()
             },
             clock,
@@ -72,7 +89,8 @@ pub fn instance(node: &NodeConfig, secrets: &NodeSecrets, clock: Arc<dyn Clock>)
                 monitor_queues: flag(node, "monitorQueues", true),
                 monitor_quarantine: flag(node, "monitorQuarantine", true),
                 monitor_domain_stats: flag(node, "monitorDomainStats", false),
-                temperature_monitoring_enabled: node.temperature_monitoring_enabled,
+                temperature_monitoring_enabled: temperature,
+                timeout: polling.connection_timeout,
                 ..Default::default()
             },
             clock,

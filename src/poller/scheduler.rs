@@ -189,6 +189,25 @@ impl Scheduler {
         self.cfg = cfg;
     }
 
+    /// As `set_config`, for a change made while running (settings API): a healthy instance
+    /// waiting longer than its new interval is brought forward, so a shorter interval takes
+    /// effect at once instead of after the old, longer wait. Backoff, breaker and
+    /// dead-letter waits are left alone.
+    pub fn reconfigure(&mut self, cfg: SchedulerConfig, now: i64) {
+        self.cfg = cfg;
+        for (key, t) in self.tasks.iter_mut() {
+            if t.in_flight || t.consecutive_failures > 0 || t.dead_letter.is_some() {
+                continue;
+            }
+            let interval = match self.cfg.adaptive {
+                None => self.cfg.interval(key.kind),
+                Some(a) => a.max_ms,
+            };
+            let latest = t.last_success.map_or(now, |at| at + interval).max(now);
+            t.next_run = t.next_run.min(latest);
+        }
+    }
+
     /// Adds an instance (due at once) or, when its connection changed, starts it over:
     /// a user who fixed a host or credentials should not wait out a breaker or dead letter.
     pub fn upsert(&mut self, key: Key, display_name: &str, connection: &str, now: i64) {
@@ -474,6 +493,42 @@ mod tests {
         assert_eq!(s.take_due(10_499), Vec::<Key>::new());
         assert_eq!(s.take_due(10_500), vec![pve.clone()]);
         assert_eq!(s.next_wake(), Some(60_500));
+    }
+
+    #[test]
+    fn a_shorter_interval_applies_at_once_a_longer_from_the_next_poll() {
+        let mut s = Scheduler::new(SchedulerConfig::default(), 1);
+        let pve = Key::new(Kind::Pve, "lab");
+        s.upsert(pve.clone(), "lab", "https://a:8006", 0);
+        assert_eq!(s.take_due(0).len(), 1);
+        s.complete(&pve, Outcome::Success, 1_000);
+        assert_eq!(s.next_wake(), Some(11_000));
+        let cfg = SchedulerConfig {
+            pve_interval_ms: 2_000,
+            ..Default::default()
+        };
+        s.reconfigure(cfg.clone(), 1_500);
+        assert_eq!(
+            s.next_wake(),
+            Some(3_000),
+            "brought forward to last success + 2 s"
+        );
+        s.reconfigure(cfg.clone(), 5_000);
+        assert_eq!(s.next_wake(), Some(3_000), "an overdue poll stays due");
+        let slow = SchedulerConfig {
+            pve_interval_ms: 60_000,
+            ..Default::default()
+        };
+        s.reconfigure(slow, 5_000);
+        assert_eq!(s.take_due(5_000).len(), 1);
+        s.complete(&pve, Outcome::Success, 5_100);
+        assert_eq!(s.next_wake(), Some(65_100));
+        // A failing instance keeps its backoff.
+        assert_eq!(s.take_due(65_100).len(), 1);
+        s.complete(&pve, fail("refused"), 65_200);
+        let wake = s.next_wake().unwrap();
+        s.reconfigure(cfg, 65_300);
+        assert_eq!(s.next_wake(), Some(wake));
     }
 
     #[test]
