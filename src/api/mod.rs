@@ -1,13 +1,18 @@
 //! The HTTP API: one file per area, shared state, and the route table.
 
 pub mod alerts;
+pub mod backups;
 pub mod body;
 pub mod charts;
+pub mod config_view;
 pub mod demo;
 pub mod error;
 pub mod live;
 pub mod nodes;
+pub mod query;
 pub mod security;
+pub mod simple_stats;
+pub mod storage;
 pub mod system;
 
 use crate::logging::LogHandle;
@@ -309,11 +314,19 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
             .unify()
             .or(demo::routes(state.clone()))
             .unify()
+            .or(backups::routes(state.clone()))
+            .unify()
+            .or(storage::routes(state.clone()))
+            .unify()
+            .or(config_view::routes(state.clone()))
+            .unify()
             .recover(error::recover)
             .unify(),
     );
     live::ws_routes(state.clone())
         .or(api)
+        .unify()
+        .or(simple_stats::routes(state.clone()))
         .unify()
         .or(crate::ui::routes())
         .unify()

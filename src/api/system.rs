@@ -34,7 +34,7 @@ fn with_state(
 /// The settings as they apply now (as the reference does): the persisted keys, with every
 /// polling key filled in with its effective value (defaults and environment applied), plus
 /// `envOverrides` naming the keys the environment currently decides.
-fn settings_view(state: &AppState) -> Result<Response, ApiError> {
+pub fn settings_json(state: &AppState) -> Result<serde_json::Value, ApiError> {
     let persisted: SystemSettings = state.store().get_setting(SYSTEM_KEY)?.unwrap_or_default();
     let mut v = serde_json::to_value(&persisted).map_err(|e| ApiError::internal(e.to_string()))?;
     let s = state.settings();
@@ -68,7 +68,11 @@ fn settings_view(state: &AppState) -> Result<Response, ApiError> {
         .collect::<serde_json::Map<_, _>>()
         .into();
     v["effective"] = effective;
-    Ok(warp::reply::json(&v).into_response())
+    Ok(v)
+}
+
+fn settings_view(state: &AppState) -> Result<Response, ApiError> {
+    Ok(warp::reply::json(&settings_json(state)?).into_response())
 }
 
 /// A 400 whose message names the first bad field and whose `fields` names them all.
