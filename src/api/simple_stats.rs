@@ -48,9 +48,9 @@ pub fn render(s: &State) -> String {
         ".running{color:#1a7f37}.stopped{color:#b42318}",
         "</style></head><body>\n"
     ));
-    let _ = write!(
+    let _ = writeln!(
         html,
-        "<p>{} nodes, {} guests ({} running), {} storages</p>\n",
+        "<p>{} nodes, {} guests ({} running), {} storages</p>",
         s.nodes.len(),
         guests.len(),
         running,

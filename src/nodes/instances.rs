@@ -91,7 +91,6 @@ pub fn instance(
                 monitor_domain_stats: flag(node, "monitorDomainStats", false),
                 temperature_monitoring_enabled: temperature,
                 timeout: polling.connection_timeout,
-                ..Default::default()
             },
             clock,
         )),
