@@ -879,6 +879,59 @@ mod tests {
     }
 
     #[test]
+    fn polling_layers_and_env_names() {
+        let persisted = SystemSettings {
+            pve_polling_interval: Some(20),
+            pmg_polling_interval: Some(120),
+            adaptive_polling_enabled: Some(true),
+            backup_polling_interval: Some(60),
+            ..Default::default()
+        };
+        let env: HashMap<&str, &str> = [
+            ("PVE_POLLING_INTERVAL", "5s"),
+            ("CONNECTION_TIMEOUT", "2m"),
+            ("ADAPTIVE_POLLING_MAX_INTERVAL", "10m"),
+        ]
+        .into_iter()
+        .collect();
+        let s = resolve(&ServeFlags::default(), &env, "/x".into(), &persisted).unwrap();
+        let p = &s.polling;
+        assert_eq!(p.intervals_ms, [5_000, 60_000, 120_000]);
+        assert_eq!(p.connection_timeout, std::time::Duration::from_secs(120));
+        assert_eq!(p.adaptive, Some([10_000, 5_000, 600_000]));
+        assert!(p.backup_enabled && p.temperature_monitoring);
+        // A 60 s backup interval at a 5 s poll interval: every 12th poll.
+        assert_eq!(p.backup_cycles_for(p.intervals_ms[0]), 12);
+        for k in [
+            "pvePollingInterval",
+            "connectionTimeout",
+            "adaptivePollingMaxInterval",
+        ] {
+            assert!(s.env_overrides.contains(&k), "{k}");
+        }
+        assert!(!s.env_overrides.contains(&"pmgPollingInterval"));
+
+        let bad: HashMap<&str, &str> = [
+            ("PBS_POLLING_INTERVAL", "0"),
+            ("CONNECTION_TIMEOUT", "soon"),
+            ("ENABLE_BACKUP_POLLING", "perhaps"),
+            ("BACKUP_POLLING_CYCLES", "0"),
+        ]
+        .into_iter()
+        .collect();
+        let errs = resolve(&ServeFlags::default(), &bad, "/x".into(), &persisted).unwrap_err();
+        let names: Vec<&str> = errs.iter().map(|e| e.name.as_str()).collect();
+        for want in [
+            "PBS_POLLING_INTERVAL",
+            "CONNECTION_TIMEOUT",
+            "ENABLE_BACKUP_POLLING",
+            "BACKUP_POLLING_CYCLES",
+        ] {
+            assert!(names.contains(&want), "{want} missing from {names:?}");
+        }
+    }
+
+    #[test]
     fn header_injection_via_origins_is_refused() {
         let p = SystemSettings {
             allowed_embed_origins: Some("https://ok.example, https://x; script-src *".into()),
