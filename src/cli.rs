@@ -363,6 +363,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         Arc::new(crate::poller::clock::SystemClock),
         state.inner.live.clone(),
     );
+    monitor.temperature_monitoring_enabled = state.inner.temperature_monitoring.clone();
     monitor.on_publish(move |s| recorder.offer(s));
     {
         // Every tick goes through the alert engine before it is published.

@@ -57,7 +57,8 @@ pub struct Monitor {
     rx: mpsc::Receiver<PollResult>,
     cell: Arc<StateCell>,
     publisher: Option<Publisher>,
-    pub temperature_monitoring_enabled: bool,
+    /// Shared with whoever applies settings, so the global switch changes live.
+    pub temperature_monitoring_enabled: Arc<AtomicBool>,
     /// Called with every published state (the history recorder); must not block.
     on_publish: Option<Box<dyn Fn(Arc<State>) + Send>>,
     /// New instance lists from the API side (node configuration changed, demo mode).
@@ -84,7 +85,7 @@ impl Monitor {
             rx,
             cell,
             publisher: None,
-            temperature_monitoring_enabled: true,
+            temperature_monitoring_enabled: Arc::new(AtomicBool::new(true)),
             on_publish: None,
             updates: None,
         }
@@ -225,7 +226,9 @@ impl Monitor {
 
     fn publish(&self) {
         let mut state = State {
-            temperature_monitoring_enabled: self.temperature_monitoring_enabled,
+            temperature_monitoring_enabled: self
+                .temperature_monitoring_enabled
+                .load(Ordering::Relaxed),
             last_update: self.clock.now_ms(),
             ..Default::default()
         };

@@ -276,6 +276,19 @@ fn backups_snapshots_storage_and_config_views() {
             assert!(!text.contains(v), "{inst}.{secret} leaked by /api/config");
         }
     }
+
+    // The global temperature switch reaches the published state without a restart.
+    assert_eq!(state(&s)["temperatureMonitoringEnabled"], true);
+    let r = json_send(
+        &s,
+        "PUT",
+        "/api/config/system",
+        &json!({"temperatureMonitoringEnabled": false}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    wait_for(&s, Duration::from_secs(10), "temperature switch", |st| {
+        st["temperatureMonitoringEnabled"] == false
+    });
 }
 
 /// Sums the simulator's `/cluster/resources` calls for `instance`.

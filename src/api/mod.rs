@@ -49,6 +49,8 @@ pub struct Inner {
     pub demo: Arc<crate::demo::Demo>,
     /// Serializes node-list read-modify-write cycles (ids, duplicate checks).
     pub nodes_lock: std::sync::Mutex<()>,
+    /// The global temperature switch, shared with the monitor (applied live).
+    pub temperature_monitoring: Arc<std::sync::atomic::AtomicBool>,
     /// Called after the node list changed (the monitor reloads its instances).
     pub on_nodes_changed: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
     /// Re-resolved when persisted settings change; readers clone the Arc.
@@ -156,6 +158,9 @@ impl AppState {
                 )),
                 demo: Arc::new(crate::demo::Demo::default()),
                 nodes_lock: std::sync::Mutex::new(()),
+                temperature_monitoring: Arc::new(std::sync::atomic::AtomicBool::new(
+                    settings.polling.temperature_monitoring,
+                )),
                 on_nodes_changed: std::sync::OnceLock::new(),
                 settings: RwLock::new(Arc::new(settings)),
                 flags,
@@ -272,6 +277,10 @@ impl AppState {
     /// every settings change, so new intervals apply without a restart.
     pub fn apply_polling(&self, now: i64) {
         let polling = self.settings().polling.clone();
+        self.inner.temperature_monitoring.store(
+            polling.temperature_monitoring,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let mut sched = self
             .inner
             .scheduler
