@@ -33,7 +33,7 @@ fn with_state(
 
 /// The settings as they apply now (as the reference does): the persisted keys, with every
 /// polling key filled in with its effective value (defaults and environment applied), plus
-/// `envOverrides` naming the keys the environment currently decides.
+/// `envOverrides` naming the keys the environment currently decides and `effective`.
 pub fn settings_json(state: &AppState) -> Result<serde_json::Value, ApiError> {
     let persisted: SystemSettings = state.store().get_setting(SYSTEM_KEY)?.unwrap_or_default();
     let mut v = serde_json::to_value(&persisted).map_err(|e| ApiError::internal(e.to_string()))?;
@@ -52,7 +52,9 @@ pub fn settings_json(state: &AppState) -> Result<serde_json::Value, ApiError> {
         "logLevel": s.log_level.as_str(),
     });
     if let (Some(obj), Some(eff)) = (v.as_object_mut(), effective.as_object()) {
-        for (k, val) in eff {
+        // As the reference: polling keys show their effective value; `logLevel` stays the
+        // persisted one (its effective value is under `effective`).
+        for (k, val) in eff.iter().filter(|(k, _)| *k != "logLevel") {
             obj.insert(k.clone(), val.clone());
         }
         let [base, min, max] = persisted.adaptive_secs();
