@@ -172,6 +172,12 @@ fn backups_snapshots_storage_and_config_views() {
     let st = state(&s);
     let all = get(&s.url("/api/storage/"), &[]).json();
     assert_eq!(len(&all["data"]), len(&st["storage"]));
+    let bare = get(&s.url("/api/storage"), &[]).json();
+    assert_eq!(len(&bare["data"]), len(&st["storage"]));
+    let lab_only = get(&s.url("/api/storage/?instance=lab"), &[]).json();
+    assert_eq!(len(&lab_only["data"]), len(&st["storage"]));
+    let other = get(&s.url("/api/storage/?instance=elsewhere"), &[]).json();
+    assert_eq!(len(&other["data"]), 0);
     assert!(all["timestamp"].as_u64().unwrap() > 0);
     let first = &st["storage"][0];
     let one = get(

@@ -49,6 +49,9 @@ pub struct Inner {
     pub demo: Arc<crate::demo::Demo>,
     /// Serializes node-list read-modify-write cycles (ids, duplicate checks).
     pub nodes_lock: std::sync::Mutex<()>,
+    /// Serializes settings read-merge-write cycles, so concurrent partial updates never
+    /// lose each other's keys.
+    pub settings_lock: std::sync::Mutex<()>,
     /// The global temperature switch, shared with the monitor (applied live).
     pub temperature_monitoring: Arc<std::sync::atomic::AtomicBool>,
     /// Called after the node list changed (the monitor reloads its instances).
@@ -158,6 +161,7 @@ impl AppState {
                 )),
                 demo: Arc::new(crate::demo::Demo::default()),
                 nodes_lock: std::sync::Mutex::new(()),
+                settings_lock: std::sync::Mutex::new(()),
                 temperature_monitoring: Arc::new(std::sync::atomic::AtomicBool::new(
                     settings.polling.temperature_monitoring,
                 )),

@@ -172,6 +172,11 @@ fn apply_patch(state: &AppState, patch: serde_json::Value) -> Result<Response, A
     if !errs.is_empty() {
         return Err(invalid_settings(errs));
     }
+    let _guard = state
+        .inner
+        .settings_lock
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
     let current: SystemSettings = state.store().get_setting(SYSTEM_KEY)?.unwrap_or_default();
     let mut merged = match serde_json::to_value(&current) {
         Ok(serde_json::Value::Object(m)) => m,
