@@ -261,12 +261,27 @@ fn backups_snapshots_storage_and_config_views() {
     let guest = st["vms"][0]["name"].as_str().unwrap();
     assert!(html.contains(guest), "{guest} missing from /simple-stats");
 
-    // /api/config: the whole configuration; the nodes' sealed secrets never appear.
+    // /api/config: the whole configuration; the nodes' sealed secrets never appear. A third
+    // node logs in with a password so both kinds of secret are configured.
+    let i = sim.inst("cluster1");
+    let body = json!({
+        "type": "pve", "name": "labpw", "host": i["url"], "user": i["user"],
+        "password": i["password"], "fingerprint": i["fingerprint"],
+    });
+    let r = json_send(&s, "POST", "/api/config/nodes", &body);
+    assert_eq!(r.status, 201, "{}", r.text());
     let r = get(&s.url("/api/config"), &[]);
     assert_eq!(r.status, 200);
     let text = r.text();
     let cfg = r.json();
-    assert_eq!(len(&cfg["nodes"]), 2);
+    assert_eq!(len(&cfg["nodes"]), 3);
+    let pw = cfg["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "labpw")
+        .unwrap();
+    assert_eq!(pw["hasPassword"], true);
     let lab = cfg["nodes"]
         .as_array()
         .unwrap()
