@@ -247,6 +247,11 @@ impl<C> LazyClient<C> {
     pub fn reset(&self) {
         *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
+
+    /// Installs a client built elsewhere (after a failover to another cluster member).
+    pub fn set(&self, client: std::sync::Arc<C>) {
+        *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(client);
+    }
 }
 
 /// Maps a client error on the poll's liveness call to a failure the scheduler understands:
