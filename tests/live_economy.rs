@@ -51,7 +51,10 @@ fn requests_per_cycle_stay_within_the_documented_bound() {
     let (v, c) = (running("qemu"), running("lxc"));
     let nodes = truth["nodes"].as_array().unwrap().len() as u64;
     let guests = truth["guestFacts"].as_array().unwrap().len() as u64;
-    assert!(v > 3 && c > 2, "a fleet with running guests: {v} VMs, {c} CTs");
+    assert!(
+        v > 3 && c > 2,
+        "a fleet with running guests: {v} VMs, {c} CTs"
+    );
 
     assert_eq!(sim.admin_send("POST", "/accounting/reset", "").0, 200);
     std::thread::sleep(Duration::from_secs(8 * CYCLE_S));
@@ -72,11 +75,18 @@ fn requests_per_cycle_stay_within_the_documented_bound() {
         "/nodes/{node}/qemu/{vmid}/agent/get-osinfo",
         "/nodes/{node}/lxc/{vmid}/config",
     ] {
-        assert!(n(&acc, p) <= v.max(c), "{p}: {} > once per guest", n(&acc, p));
+        assert!(
+            n(&acc, p) <= v.max(c),
+            "{p}: {} > once per guest",
+            n(&acc, p)
+        );
     }
     // Backup-side listings only every 10th cycle: at most one round in 8 cycles.
     let backup_rounds = polls.div_ceil(10);
-    assert!(n(&acc, "/nodes/{node}/tasks") <= backup_rounds * nodes, "{acc}");
+    assert!(
+        n(&acc, "/nodes/{node}/tasks") <= backup_rounds * nodes,
+        "{acc}"
+    );
     assert!(
         n(&acc, "/nodes/{node}/{type}/{vmid}/snapshot")
             + n(&acc, "/nodes/{node}/qemu/{vmid}/snapshot")

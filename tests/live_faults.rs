@@ -147,7 +147,9 @@ impl Live {
     fn put_node(&self, name: &str, body: Value) {
         let r = send(
             "PUT",
-            &self.srv.url(&format!("/api/config/nodes/{}", self.node_id(name))),
+            &self
+                .srv
+                .url(&format!("/api/config/nodes/{}", self.node_id(name))),
             &[("Content-Type", "application/json")],
             body.to_string().as_bytes(),
         );
@@ -236,7 +238,9 @@ fn server_errors_garbage_and_slowness() {
     // Expiry marks tickets issued before the next simulated second; the simulator's clock
     // is frozen, so it is stepped on for fresh logins to be valid.
     l.fault(json!({"instance": "pmg1", "expireTickets": true}));
-    let (code, _) = l.sim.admin_send("POST", "/clock/advance", r#"{"seconds":2}"#);
+    let (code, _) = l
+        .sim
+        .admin_send("POST", "/clock/advance", r#"{"seconds":2}"#);
     assert_eq!(code, 200);
     std::thread::sleep(Duration::from_secs(3 * CYCLE_S));
     let inst = sched_instance(&sched_health(&l.srv), "pmg", "pmg1");
@@ -277,7 +281,10 @@ fn certificate_change_and_bad_credentials_are_permanent_until_reconfigured() {
     l.expect_recovered("cluster1", cycles(2));
 
     // A rejected API token.
-    l.put_node("standalone1", json!({"tokenValue": "00000000-dead-beef-0000-000000000000"}));
+    l.put_node(
+        "standalone1",
+        json!({"tokenValue": "00000000-dead-beef-0000-000000000000"}),
+    );
     let inst = l.expect_down("standalone1", cycles(2), "token", "permanent");
     assert_eq!(inst["deadLetter"]["reason"], "permanent_failure");
     let good = l.sim.inst("standalone1")["tokenValue"].clone();

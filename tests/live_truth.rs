@@ -295,7 +295,9 @@ fn check_pbs(st: &Value, truth: &Value) -> Result<(), String> {
         .sum();
     let backups = st["pbsBackups"].as_array().map_or(0, Vec::len);
     if backups != snapshots {
-        return Err(format!("pbsBackups {backups} vs truth snapshots {snapshots}"));
+        return Err(format!(
+            "pbsBackups {backups} vs truth snapshots {snapshots}"
+        ));
     }
     Ok(())
 }
@@ -369,7 +371,10 @@ fn api_state_agrees_with_the_simulators_ground_truth() {
         let st = state(&s);
         check_all(&st, &sim).map(|_| st)
     });
-    let nodes: usize = truths.iter().map(|t| t["nodes"].as_array().unwrap().len()).sum();
+    let nodes: usize = truths
+        .iter()
+        .map(|t| t["nodes"].as_array().unwrap().len())
+        .sum();
     assert_eq!(st["nodes"].as_array().unwrap().len(), nodes);
     assert_eq!(st["vms"].as_array().unwrap().len(), count("qemu"));
     assert_eq!(st["containers"].as_array().unwrap().len(), count("lxc"));
@@ -425,5 +430,8 @@ fn api_state_agrees_with_the_simulators_ground_truth() {
     );
     assert!(started.elapsed() >= Duration::from_secs(55), "grace kept");
     assert_eq!(status(&st), "offline");
-    assert_eq!(st["connectionHealth"]["cluster1"], true, "the cluster answers");
+    assert_eq!(
+        st["connectionHealth"]["cluster1"], true,
+        "the cluster answers"
+    );
 }

@@ -132,7 +132,11 @@ fn polling_fails_over_to_another_member_and_membership_is_reread() {
     let a_before = a.requests().len();
     clock.advance(10_000);
     let s4 = poller.poll(Some(&s3)).expect("poll via pve2");
-    assert_eq!(a.requests().len(), a_before, "the broken node is left alone");
+    assert_eq!(
+        a.requests().len(),
+        a_before,
+        "the broken node is left alone"
+    );
     assert_eq!(count(&b, "/cluster/status"), 1);
 
     // Five minutes on, membership is read again and a new member is learnt.
@@ -188,6 +192,10 @@ fn bad_credentials_do_not_fail_over() {
     clock.advance(10_000);
     let err = poller.poll(None).unwrap_err();
     assert_eq!(err.category, pulse::poller::scheduler::Category::Permanent);
-    assert_eq!(count(&b, "/nodes"), 0, "a rejected token is not tried elsewhere");
+    assert_eq!(
+        count(&b, "/nodes"),
+        0,
+        "a rejected token is not tried elsewhere"
+    );
     assert_eq!(poller.active_endpoint(), a.url());
 }

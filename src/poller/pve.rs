@@ -6,8 +6,8 @@
 use super::clock::Clock;
 use super::config::{Conn, LazyClient, PveInstanceConfig, failure};
 use super::endpoints::Endpoints;
-use super::scheduler::Category;
 use super::map::{backups, ceph, disks, guest, node, replication, storage};
+use super::scheduler::Category;
 use crate::model::{Guest, GuestNetworkInterface, Node, State, Storage};
 use crate::monitor::{InstancePoller, PollFailure};
 use crate::proxmox::pve::{GuestKind, ResourceType};
@@ -115,7 +115,8 @@ impl PvePoller {
     /// failed cycle.
     fn client(&self) -> Result<Arc<PveClient>, PollFailure> {
         let host = self.active_endpoint();
-        self.client.get(&self.cfg.name, self.conn(&host), PveClient::connect)
+        self.client
+            .get(&self.cfg.name, self.conn(&host), PveClient::connect)
     }
 
     fn conn<'a>(&'a self, host: &'a str) -> Conn<'a> {

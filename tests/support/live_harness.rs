@@ -86,7 +86,10 @@ pub fn sched_health(s: &Server) -> Value {
 pub fn sched_instance(h: &Value, kind: &str, name: &str) -> Value {
     h["instances"]
         .as_array()
-        .and_then(|a| a.iter().find(|i| i["type"] == kind && i["instance"] == name))
+        .and_then(|a| {
+            a.iter()
+                .find(|i| i["type"] == kind && i["instance"] == name)
+        })
         .cloned()
         .unwrap_or_else(|| panic!("no scheduler entry {kind}::{name}: {h}"))
 }
