@@ -8,12 +8,14 @@
 
 Measures, with the default 10 s PVE poll interval unless --interval says otherwise:
   * CPU time of the server per poll cycle: utime+stime deltas of /proc/<pid>/stat over the
-    measuring window divided by the cycles in it (one cycle = every instance polled once);
-  * RSS (VmRSS) at the end of the window;
+    measuring window (--minutes, no clients connected) divided by the cycles in it (one
+    cycle = one poll interval, every instance polled once);
+  * RSS (VmRSS) at the end of that window, and again after the client window;
   * Proxmox requests per minute and per cycle, from the simulator's request accounting
     (`/cluster/resources` per cluster per cycle is reported separately);
   * `/api/state` latency p50/p99 (sequential keep-alive GETs for --latency-seconds) while
-    --ws WebSocket clients are connected and reading.
+    --ws WebSocket clients are connected and reading every update, and the server's CPU per
+    cycle during that window (polling + WebSocket fan-out + the probes).
 Only 127.0.0.1 is used. Prints one JSON document with the figures.
 """
 
@@ -157,13 +159,8 @@ def main():
             time.sleep(1)
         # One slow-cadence cycle (agent data, backups) is done before measuring.
         time.sleep(a.interval * 1.5)
-        for _ in range(a.ws):
-            c = WsClient(port)
-            c.start()
-            clients.append(c)
-        time.sleep(1)
 
-        # Window 1: steady polling with the WebSocket clients reading.
+        # Window 1: steady polling, no clients (the poller's own cost).
         http_json("POST", admin + "/accounting/reset")
         cpu0, w0 = cpu_seconds(srv.pid), time.time()
         time.sleep(a.minutes * 60)
@@ -179,9 +176,16 @@ def main():
                 by_path[p] = by_path.get(p, 0) + n
         polls = by_path.get("/nodes", 0)
 
-        # Window 2: /api/state latency with the same clients connected.
+        # Window 2: the WebSocket clients connect and read every update; /api/state latency
+        # (sequential keep-alive GETs) and the server's CPU with that load.
+        for _ in range(a.ws):
+            c = WsClient(port)
+            c.start()
+            clients.append(c)
+        time.sleep(2)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         lat, size = [], 0
+        cpu2, w2 = cpu_seconds(srv.pid), time.time()
         end = time.time() + a.latency_seconds
         while time.time() < end:
             t = time.perf_counter()
@@ -189,6 +193,8 @@ def main():
             body = conn.getresponse().read()
             lat.append((time.perf_counter() - t) * 1000)
             size = len(body)
+        cpu3, w3 = cpu_seconds(srv.pid), time.time()
+        rss_ws = rss_mb(srv.pid)
         out = {
             "fleet": {"clusters": a.clusters, "nodesPerCluster": a.nodes,
                       "guestsPerCluster": a.guests, "guests": guests,
@@ -200,6 +206,9 @@ def main():
             "cpuMsPerInstancePoll": round((cpu1 - cpu0) * 1000 / max(polls, 1), 1),
             "cpuPercentOfOneCore": round((cpu1 - cpu0) / window * 100, 2),
             "rssMB": round(rss, 1),
+            "rssWithClientsMB": round(rss_ws, 1),
+            "cpuMsPerCycleWithClientsAndProbes":
+                round((cpu3 - cpu2) * 1000 / max((w3 - w2) / a.interval, 1e-9), 1),
             "proxmoxRequestsPerMinute": round(total / window * 60, 1),
             "proxmoxRequestsPerCycle": round(total / max(cycles, 1e-9), 1),
             "clusterResourcesPerClusterPerCycle":
