@@ -435,3 +435,64 @@ fn api_state_agrees_with_the_simulators_ground_truth() {
         "the cluster answers"
     );
 }
+
+/// `/ws` against real polls: welcome, initialState with the fleet, then rawData every cycle;
+/// a connected client that never reads does not hold the stream up.
+#[test]
+fn websocket_streams_each_poll_while_a_stalled_client_is_connected() {
+    use tungstenite::Message;
+    let sim = sim(&[
+        "--clusters",
+        "1",
+        "--nodes",
+        "2",
+        "--guests",
+        "10",
+        "--standalone",
+        "0",
+        "--pbs",
+        "0",
+        "--pmg",
+        "0",
+    ]);
+    let s = server(&[]);
+    let names = add_all(&s, &sim);
+    wait_all_healthy(&s, &sim, &names, Duration::from_secs(30));
+    let url = format!("ws://127.0.0.1:{}/ws", s.port);
+    let (_stalled, _) = tungstenite::connect(&url).unwrap();
+    let (mut ws, _) = tungstenite::connect(&url).unwrap();
+    if let tungstenite::stream::MaybeTlsStream::Plain(t) = ws.get_ref() {
+        t.set_read_timeout(Some(Duration::from_secs(2 * CYCLE_S + 5)))
+            .unwrap();
+    }
+    let mut next = || loop {
+        match ws.read().expect("frame within 2 cycles") {
+            Message::Text(t) => return serde_json::from_str::<Value>(t.as_str()).unwrap(),
+            _ => continue,
+        }
+    };
+    assert_eq!(next()["type"], "welcome");
+    let init = next();
+    assert_eq!(init["type"], "initialState");
+    assert_eq!(init["data"]["nodes"].as_array().unwrap().len(), 2);
+    let mut last = init["data"]["lastUpdate"].as_i64().unwrap();
+    let started = std::time::Instant::now();
+    let mut raw = 0;
+    while raw < 4 {
+        let m = next();
+        if m["type"] != "rawData" {
+            continue;
+        }
+        let t = m["data"]["lastUpdate"].as_i64().unwrap();
+        assert!(t > last, "each rawData is a newer state");
+        assert_eq!(m["data"]["nodes"].as_array().unwrap().len(), 2);
+        last = t;
+        raw += 1;
+    }
+    // Four polls' worth of updates in about four cycles (each poll takes its own time too).
+    assert!(
+        started.elapsed() < Duration::from_secs(4 * (CYCLE_S + 2)),
+        "{:?}",
+        started.elapsed()
+    );
+}
