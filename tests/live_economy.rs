@@ -63,8 +63,14 @@ fn requests_per_cycle_stay_within_the_documented_bound() {
     let polls = n(&acc, "/nodes");
     assert!(polls >= 4, "polled every cycle: {polls} polls in 8 s");
 
-    // One bulk guest listing per cluster per cycle.
-    assert_eq!(n(&acc, "/cluster/resources"), polls, "{acc}");
+    // One bulk guest listing per cluster per cycle. (The window's edges may cut one poll in
+    // two: its /nodes before the reset, its /cluster/resources after, or the reverse.)
+    let resources = n(&acc, "/cluster/resources");
+    assert!(
+        (polls - 1..=polls + 1).contains(&resources),
+        "{resources} /cluster/resources for {polls} polls: {acc}"
+    );
+    let polls = polls + 1; // bounds below count a cut poll in full
     // Per-node status and storage once per cycle each.
     assert!(n(&acc, "/nodes/{node}/status") <= polls * nodes);
     // Agent data: each running VM's filesystems at most once per 60 s, metadata once per
