@@ -416,11 +416,11 @@ fn pve_request_count_per_cycle_is_bounded() {
     let first = t.server.requests().len();
     // First (slow) cycle adds: agent fsinfo + 3 metadata calls per VM, CT config, disks per
     // node, replication, tasks per node, backup storages (local×2, nas once), snapshots of
-    // all 6 guests.
+    // all 6 guests, and one cluster membership read (/cluster/status, every 5 min).
     let steady = 3 + 2 * n + v + c;
     assert_eq!(
         first,
-        steady + 4 * v + c + n + 1 + n + 3 + 6,
+        steady + 4 * v + c + n + 1 + n + 3 + 6 + 1,
         "{:?}",
         paths(&t.server)
     );
@@ -973,10 +973,11 @@ fn pve_parallel_per_guest_calls_land_on_the_right_guest() {
         );
         assert_eq!(g.disk_status_reason.as_deref(), Some("agent-disabled"));
     }
-    // 1 + N + 1 + V (+1 replication on the first cycle) with storage/backups/disks off.
+    // 1 + N + 1 + V (+1 replication and +1 membership read on the first cycle) with
+    // storage/backups/disks off.
     assert_eq!(
         server.requests().len(),
-        1 + 1 + 1 + vms as usize + 1,
+        1 + 1 + 1 + vms as usize + 1 + 1,
         "{:?}",
         paths(&server)
     );

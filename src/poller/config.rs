@@ -58,7 +58,7 @@ impl Default for PveInstanceConfig {
             temperature_monitoring_enabled: None,
             is_cluster: false,
             cluster_name: String::new(),
-            timeout: crate::proxmox::http::DEFAULT_TIMEOUT,
+            timeout: env_timeout(crate::proxmox::http::DEFAULT_TIMEOUT),
             backup_polling_cycles: 10,
         }
     }
@@ -105,7 +105,7 @@ impl Default for PbsInstanceConfig {
             monitor_prune_jobs: false,
             monitor_garbage_jobs: false,
             temperature_monitoring_enabled: None,
-            timeout: crate::proxmox::http::DEFAULT_TIMEOUT,
+            timeout: env_timeout(crate::proxmox::http::DEFAULT_TIMEOUT),
             backup_polling_cycles: 10,
         }
     }
@@ -147,8 +147,30 @@ impl Default for PmgInstanceConfig {
             monitor_domain_stats: false,
             temperature_monitoring_enabled: None,
             // The reference polls PMG with 45 s (proxmox-api.md §1.3).
-            timeout: Duration::from_secs(45),
+            timeout: env_timeout(Duration::from_secs(45)),
         }
+    }
+}
+
+/// `CONNECTION_TIMEOUT` (whole seconds, or a Go-style `30s`/`2m`; 1 s..=600 s) when set and
+/// valid, else `default`. Read
+/// here because the node configuration does not carry a timeout; without it a hung Proxmox
+/// server held a poll for the built-in 60 s whatever the user configured.
+pub fn env_timeout(default: Duration) -> Duration {
+    timeout_from(std::env::var("CONNECTION_TIMEOUT").ok().as_deref(), default)
+}
+
+fn timeout_from(v: Option<&str>, default: Duration) -> Duration {
+    let secs = v.map(str::trim).and_then(|v| {
+        if let Some(m) = v.strip_suffix('m') {
+            m.parse::<u64>().ok().map(|m| m.saturating_mul(60))
+        } else {
+            v.strip_suffix('s').unwrap_or(v).parse::<u64>().ok()
+        }
+    });
+    match secs {
+        Some(s @ 1..=600) => Duration::from_secs(s),
+        _ => default,
     }
 }
 
@@ -225,6 +247,11 @@ impl<C> LazyClient<C> {
     pub fn reset(&self) {
         *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
+
+    /// Installs a client built elsewhere (after a failover to another cluster member).
+    pub fn set(&self, client: std::sync::Arc<C>) {
+        *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(client);
+    }
 }
 
 /// Maps a client error on the poll's liveness call to a failure the scheduler understands:
@@ -238,5 +265,23 @@ pub fn failure(instance: &str, what: &str, e: &ProxmoxError) -> PollFailure {
     PollFailure {
         message: format!("{instance}: {what} failed: {e}"),
         category,
+    }
+}
+
+#[cfg(test)]
+mod timeout_tests {
+    use super::*;
+
+    #[test]
+    fn connection_timeout_is_whole_seconds_within_bounds() {
+        let d = Duration::from_secs(60);
+        assert_eq!(timeout_from(Some("5"), d), Duration::from_secs(5));
+        assert_eq!(timeout_from(Some(" 600 "), d), Duration::from_secs(600));
+        assert_eq!(timeout_from(Some("30s"), d), Duration::from_secs(30));
+        assert_eq!(timeout_from(Some("2m"), d), Duration::from_secs(120));
+        for bad in ["0", "601", "-1", "abc", "1.5", "", "11m"] {
+            assert_eq!(timeout_from(Some(bad), d), d, "{bad}");
+        }
+        assert_eq!(timeout_from(None, d), d);
     }
 }

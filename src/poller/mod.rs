@@ -5,6 +5,7 @@
 pub mod breaker;
 pub mod clock;
 pub mod config;
+pub mod endpoints;
 pub mod map;
 pub mod pbs;
 pub mod pmg;

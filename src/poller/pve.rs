@@ -5,7 +5,9 @@
 
 use super::clock::Clock;
 use super::config::{Conn, LazyClient, PveInstanceConfig, failure};
+use super::endpoints::Endpoints;
 use super::map::{backups, ceph, disks, guest, node, replication, storage};
+use super::scheduler::Category;
 use crate::model::{Guest, GuestNetworkInterface, Node, State, Storage};
 use crate::monitor::{InstancePoller, PollFailure};
 use crate::proxmox::pve::{GuestKind, ResourceType};
@@ -71,7 +73,14 @@ pub struct PvePoller {
     clock: Arc<dyn Clock>,
     client: LazyClient<PveClient>,
     memo: Mutex<Memo>,
+    /// Which cluster member is asked, and which others may answer for the cluster.
+    endpoints: Mutex<Endpoints>,
 }
+
+/// Members tried per failed cycle (each may cost a request timeout on a pool thread).
+const FAILOVER_TRIES: usize = 3;
+/// A membership read (`/cluster/status`) is small; it must not hold a cycle up.
+const CLUSTER_STATUS_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -80,23 +89,41 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl PvePoller {
     pub fn new(cfg: PveInstanceConfig, clock: Arc<dyn Clock>) -> PvePoller {
         PvePoller {
-            cfg,
             clock,
             client: LazyClient::default(),
             memo: Mutex::new(Memo::default()),
+            endpoints: Mutex::new(Endpoints::new(&cfg.host)),
+            cfg,
         }
+    }
+
+    /// The address polls go to now (the configured host unless failed over).
+    pub fn active_endpoint(&self) -> String {
+        lock(&self.endpoints).active().to_string()
+    }
+
+    /// Other cluster members known from the last membership read.
+    pub fn known_members(&self) -> Vec<String> {
+        lock(&self.endpoints).members().to_vec()
     }
 
     pub fn config(&self) -> &PveInstanceConfig {
         &self.cfg
     }
 
-    /// The client, built and logged in on first use and after a failed cycle.
+    /// The client for the active endpoint, built and logged in on first use and after a
+    /// failed cycle.
     fn client(&self) -> Result<Arc<PveClient>, PollFailure> {
+        let host = self.active_endpoint();
+        self.client
+            .get(&self.cfg.name, self.conn(&host), PveClient::connect)
+    }
+
+    fn conn<'a>(&'a self, host: &'a str) -> Conn<'a> {
         let c = &self.cfg;
-        let conn = Conn {
+        Conn {
             product: Product::Pve,
-            host: &c.host,
+            host,
             user: &c.user,
             password: &c.password,
             token_name: &c.token_name,
@@ -104,36 +131,85 @@ impl PvePoller {
             fingerprint: &c.fingerprint,
             verify_ssl: c.verify_ssl,
             timeout: c.timeout,
-        };
-        self.client.get(&c.name, conn, PveClient::connect)
+        }
     }
 
     fn drop_client(&self) {
         self.client.reset();
     }
-}
 
-impl InstancePoller for PvePoller {
-    fn poll(&self, previous: Option<&State>) -> Result<State, PollFailure> {
-        let client = self.client()?;
+    /// Reads cluster membership through `client` when due (every 5 min, and after a
+    /// failure or failover); a failed read keeps what was known.
+    fn refresh_members(&self, client: &PveClient) {
+        let now = self.clock.now_ms();
+        if !lock(&self.endpoints).detection_due(now) {
+            return;
+        }
+        let items = client.cluster_status(Some(CLUSTER_STATUS_TIMEOUT)).ok();
+        lock(&self.endpoints).set_members(items.as_deref(), now);
+    }
+
+    /// One cycle through the active endpoint, on failure through the other members.
+    fn poll_with_failover(&self, previous: Option<&State>) -> Result<State, PollFailure> {
+        let first = self.client().and_then(|c| {
+            let r = self.cycle(&c, previous);
+            if r.is_ok() {
+                self.refresh_members(&c);
+            }
+            r
+        });
+        let err = match first {
+            Ok(s) => return Ok(s),
+            Err(e) => e,
+        };
+        // Forget the session: the next attempt logs in again (credentials may have been
+        // fixed, or the ticket revoked).
+        self.drop_client();
+        lock(&self.endpoints).mark_failed();
+        if err.category != Category::Transient {
+            return Err(err); // another member will not accept bad credentials either
+        }
+        let alternatives = lock(&self.endpoints).alternatives();
+        for host in alternatives.into_iter().take(FAILOVER_TRIES) {
+            let Ok(opts) = self.conn(&host).options() else {
+                continue;
+            };
+            let Ok(client) = PveClient::connect(opts) else {
+                continue;
+            };
+            let client = Arc::new(client);
+            if let Ok(state) = self.cycle(&client, previous) {
+                tracing::warn!(instance = %self.cfg.name, endpoint = %host, error = %err.message,
+                    "cluster endpoint failover: polling through another member");
+                lock(&self.endpoints).switch_to(&host);
+                self.client.set(client.clone());
+                self.refresh_members(&client);
+                return Ok(state);
+            }
+        }
+        Err(err)
+    }
+
+    fn cycle(&self, client: &PveClient, previous: Option<&State>) -> Result<State, PollFailure> {
         let mut memo = lock(&self.memo);
         let result = Cycle {
             cfg: &self.cfg,
-            api: &client,
+            api: client,
             memo: &mut memo,
             previous,
             now: self.clock.now_ms(),
         }
         .run();
-        if result.is_err() {
-            // Forget the session: the next cycle logs in again (credentials may have been
-            // fixed, or the ticket revoked).
-            drop(memo);
-            self.drop_client();
-        } else {
+        if result.is_ok() {
             memo.cycle += 1;
         }
         result
+    }
+}
+
+impl InstancePoller for PvePoller {
+    fn poll(&self, previous: Option<&State>) -> Result<State, PollFailure> {
+        self.poll_with_failover(previous)
     }
 }
 

@@ -5,8 +5,14 @@
 //! - At most one poll per instance is in flight.
 //! - The real outcome is recorded (the reference records every poll as a success).
 //! - The next run is planned when a poll completes, not re-planned on every tick.
-//! - A dead-lettered instance is really parked (retried every 30 min) and leaves the
-//!   dead-letter list on its next success or when its configuration changes.
+//! - An instance failing for a permanent reason (credentials, TLS pin, settings) is really
+//!   parked in the dead-letter list (retried every 30 min) and leaves it on its next success
+//!   or when its configuration changes.
+//! - Transient failures (refused, timeouts, 5xx, garbage) back off exponentially with jitter,
+//!   but never wait longer than `transient_retry_cap_cycles` poll intervals, breaker included,
+//!   and are not parked for 30 min after 5 attempts (they are still listed as dead letters):
+//!   the reference's caps (5 min backoff, 30 min parking) hide a node that rebooted for
+//!   minutes after it is back, and retrying a refused connection costs nothing.
 
 use super::breaker::{Breaker, BreakerConfig, BreakerState};
 use crate::model::time::rfc3339_ms;
@@ -101,6 +107,10 @@ pub struct SchedulerConfig {
     pub dead_letter_retry_ms: i64,
     /// Staleness reaches 1 after this long without success.
     pub max_stale_ms: i64,
+    /// Longest wait before retrying after a transient failure, in poll intervals of the
+    /// instance's kind (backoff and open-breaker retry alike), so a recovered instance is
+    /// seen again within this many cycles.
+    pub transient_retry_cap_cycles: u32,
 }
 
 impl Default for SchedulerConfig {
@@ -116,6 +126,7 @@ impl Default for SchedulerConfig {
             max_retry_attempts: 5,
             dead_letter_retry_ms: 30 * 60_000,
             max_stale_ms: 300_000,
+            transient_retry_cap_cycles: 2,
         }
     }
 }
@@ -126,6 +137,24 @@ impl SchedulerConfig {
             Kind::Pve => self.pve_interval_ms,
             Kind::Pbs => self.pbs_interval_ms,
             Kind::Pmg => self.pmg_interval_ms,
+        }
+    }
+
+    /// The longest wait after a transient failure of an instance of `kind`.
+    fn retry_cap(&self, kind: Kind) -> i64 {
+        self.interval(kind)
+            .max(1)
+            .saturating_mul(i64::from(self.transient_retry_cap_cycles.max(1)))
+    }
+
+    /// The breaker settings for `kind`: its retry times stay within the retry cap.
+    fn breaker_for(&self, kind: Kind) -> BreakerConfig {
+        let cap = self.retry_cap(kind);
+        BreakerConfig {
+            base_retry_ms: self.breaker.base_retry_ms.min(cap),
+            max_retry_ms: self.breaker.max_retry_ms.min(cap),
+            half_open_window_ms: self.breaker.half_open_window_ms.min(cap),
+            ..self.breaker
         }
     }
 }
@@ -247,12 +276,12 @@ impl Scheduler {
     /// Instances whose poll should start now; they are marked in flight. An instance whose
     /// breaker refuses is pushed to the breaker's retry time instead.
     pub fn take_due(&mut self, now: i64) -> Vec<Key> {
-        let cfg = self.cfg.breaker;
         let mut due = Vec::new();
         for (key, t) in self.tasks.iter_mut() {
             if t.in_flight || t.next_run > now {
                 continue;
             }
+            let cfg = self.cfg.breaker_for(key.kind);
             if t.breaker.allow(&cfg, now) {
                 t.in_flight = true;
                 due.push(key.clone());
@@ -280,6 +309,7 @@ impl Scheduler {
             return;
         };
         t.in_flight = false;
+        let bcfg = cfg.breaker_for(key.kind);
         match outcome {
             Outcome::Success => {
                 t.breaker.success(now);
@@ -297,12 +327,13 @@ impl Scheduler {
                 t.next_run = now + interval;
             }
             Outcome::Failure { message, category } => {
-                t.breaker.failure(&cfg.breaker, now);
+                t.breaker.failure(&bcfg, now);
                 t.consecutive_failures = t.consecutive_failures.saturating_add(1);
                 t.first_failure.get_or_insert(now);
                 t.last_error = Some((now, message.clone(), category));
                 let exhausted = t.consecutive_failures >= cfg.max_retry_attempts;
-                if category == Category::Permanent || exhausted {
+                let permanent = category == Category::Permanent;
+                if permanent || exhausted {
                     let dl = t.dead_letter.get_or_insert(DeadLetter {
                         reason: "",
                         first_attempt: now,
@@ -320,14 +351,21 @@ impl Scheduler {
                     dl.retry_count += 1;
                     dl.next_retry = now + cfg.dead_letter_retry_ms;
                     dl.last_error = message;
-                    t.next_run = dl.next_retry;
+                }
+                if permanent {
+                    t.next_run = now + cfg.dead_letter_retry_ms;
                 } else {
+                    let cap = cfg.retry_cap(key.kind);
+                    let base = cfg.backoff_base_ms.min(cfg.interval(key.kind)).max(1);
                     let exp = t.consecutive_failures.saturating_sub(1).min(20);
-                    let raw = cfg.backoff_base_ms.saturating_mul(1i64 << exp) as f64;
+                    let raw = base.saturating_mul(1i64 << exp) as f64;
                     let delay = (raw * (1.0 + (2.0 * jitter - 1.0) * 0.2)) as i64;
-                    let delay = delay.clamp(1, cfg.backoff_max_ms);
-                    let retry = t.breaker.retry_at(&cfg.breaker).unwrap_or(0);
+                    let delay = delay.clamp(1, cfg.backoff_max_ms.min(cap));
+                    let retry = t.breaker.retry_at(&bcfg).unwrap_or(0);
                     t.next_run = (now + delay).max(retry);
+                    if let Some(dl) = t.dead_letter.as_mut() {
+                        dl.next_retry = t.next_run;
+                    }
                 }
             }
         }
@@ -351,7 +389,6 @@ impl Scheduler {
 
     /// `GET /api/monitoring/scheduler/health` (spec §6.1).
     pub fn health(&self, now: i64) -> Value {
-        let bcfg = &self.cfg.breaker;
         let waiting: Vec<(&Key, &Task)> = self.tasks.iter().filter(|(_, t)| !t.in_flight).collect();
         let mut per_type: BTreeMap<&str, u32> = BTreeMap::new();
         for (k, _) in &waiting {
@@ -385,7 +422,7 @@ impl Scheduler {
                 json!({
                     "instance": k.name, "type": k.kind.as_str(), "state": t.breaker.state.as_str(),
                     "failures": t.breaker.failures,
-                    "retryAt": rfc3339_ms(t.breaker.retry_at(bcfg).unwrap_or(0)),
+                    "retryAt": rfc3339_ms(t.breaker.retry_at(&self.cfg.breaker_for(k.kind)).unwrap_or(0)),
                 })
             })
             .collect();
@@ -420,7 +457,7 @@ impl Scheduler {
                     "lastTransition": rfc3339_ms(t.breaker.since),
                     "failureCount": t.breaker.failures,
                 });
-                if let Some(r) = t.breaker.retry_at(bcfg) {
+                if let Some(r) = t.breaker.retry_at(&self.cfg.breaker_for(k.kind)) {
                     breaker["retryAt"] = json!(rfc3339_ms(r));
                 }
                 let dead_letter = match &t.dead_letter {
@@ -551,7 +588,10 @@ mod tests {
         assert!((8_000..=12_000).contains(&delays[1]), "{delays:?}");
         assert_eq!(s.breaker_state(&k), Some(BreakerState::Open));
         assert!(s.is_dead_lettered(&k));
-        assert_eq!(delays[4], 30 * 60_000, "parked for 30 min");
+        // Transient failures are listed as dead letters but never wait more than two
+        // poll intervals (10 s each by default), breaker included.
+        assert!(delays.iter().all(|d| *d <= 20_000), "{delays:?}");
+        assert!(delays[4] >= 16_000, "still backed off: {delays:?}");
         let h = s.health(now);
         assert_eq!(h["deadLetter"]["count"], 1);
         assert_eq!(
@@ -574,6 +614,37 @@ mod tests {
         assert!(h.get("breakers").is_none(), "omitted when empty");
         assert_eq!(h["instances"][0]["deadLetter"], json!({"present": false}));
         assert_eq!(h["instances"][0]["pollStatus"]["consecutiveFailures"], 0);
+    }
+
+    #[test]
+    fn transient_retries_stay_within_two_intervals_of_the_kind() {
+        let cfg = SchedulerConfig {
+            pve_interval_ms: 1_000,
+            ..SchedulerConfig::default()
+        };
+        let mut s = Scheduler::new(cfg, 5);
+        let pve = Key::new(Kind::Pve, "lab");
+        let pmg = Key::new(Kind::Pmg, "mail");
+        s.upsert(pve.clone(), "lab", "https://a:8006", 0);
+        s.upsert(pmg.clone(), "mail", "https://m:8006", 0);
+        let mut now = 0;
+        for _ in 0..30 {
+            for k in s.take_due(now) {
+                s.complete(&k, fail("timed out"), now);
+            }
+            now = s.next_wake().unwrap();
+        }
+        assert_eq!(s.breaker_state(&pve), Some(BreakerState::Open));
+        let pve_wait = s.tasks[&pve].next_run - s.tasks[&pve].last_error.as_ref().unwrap().0;
+        assert!((1..=2_000).contains(&pve_wait), "{pve_wait}");
+        let pmg_wait = s.tasks[&pmg].next_run - s.tasks[&pmg].last_error.as_ref().unwrap().0;
+        assert!(pmg_wait <= 120_000 && pmg_wait > 2_000, "{pmg_wait}");
+        // Recovery: due again within two intervals, the probe closes the breaker.
+        let t = now.max(s.tasks[&pve].next_run);
+        assert!(s.take_due(t).contains(&pve));
+        s.complete(&pve, Outcome::Success, t);
+        assert_eq!(s.breaker_state(&pve), Some(BreakerState::Closed));
+        assert!(!s.is_dead_lettered(&pve));
     }
 
     #[test]

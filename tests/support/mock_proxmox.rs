@@ -80,6 +80,8 @@ pub type Handler = Arc<dyn Fn(&Seen) -> Reply + Send + Sync>;
 
 pub struct MockServer {
     pub port: u16,
+    /// The loopback address listened on (`127.0.0.1` or `[::1]`).
+    pub host: String,
     pub cert_der: Vec<u8>,
     log: Arc<Mutex<Vec<Seen>>>,
     handler: Arc<Mutex<Handler>>,
@@ -125,6 +127,21 @@ impl MockServer {
         key_der: Vec<u8>,
         handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static,
     ) -> Self {
+        Self::start_at("127.0.0.1:0", cert_der, key_der, handler)
+    }
+
+    /// Listens on `bind` (a loopback address: `127.0.0.1:PORT` or `[::1]:PORT`).
+    pub fn start_at(
+        bind: &str,
+        cert_der: Vec<u8>,
+        key_der: Vec<u8>,
+        handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static,
+    ) -> Self {
+        let bind = bind.to_string();
+        let host = bind
+            .rsplit_once(':')
+            .map(|(h, _)| h.to_string())
+            .expect("address with port");
         let tls = pulse::server::server_config(
             vec![rustls::pki_types::CertificateDer::from(cert_der.clone())],
             rustls::pki_types::PrivateKeyDer::Pkcs8(key_der.into()),
@@ -142,7 +159,7 @@ impl MockServer {
                 .build()
                 .expect("runtime");
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                let listener = tokio::net::TcpListener::bind(bind.as_str())
                     .await
                     .expect("bind");
                 port_tx
@@ -212,6 +229,7 @@ impl MockServer {
         let port = port_rx.recv().expect("mock server port");
         MockServer {
             port,
+            host,
             cert_der,
             log,
             handler,
@@ -220,7 +238,7 @@ impl MockServer {
     }
 
     pub fn url(&self) -> String {
-        format!("https://127.0.0.1:{}", self.port)
+        format!("https://{}:{}", self.host, self.port)
     }
 
     /// SHA-256 of the server certificate, lower-case hex.
