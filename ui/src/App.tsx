@@ -1,6 +1,6 @@
 // The shell: header (nav, connection indicator, theme, sign-out), the routed page, toasts,
 // and the first-run / sign-in gate.
-import { createEffect, createSignal, For, onMount, Show, Suspense } from "solid-js";
+import { createEffect, createSignal, For, onMount, Show, Suspense, untrack } from "solid-js";
 import { Dynamic } from "solid-js/web";
 import { routes } from "./routes";
 import { matchRoute, navigate, path, pathname } from "./lib/router";
@@ -41,7 +41,9 @@ export default function App() {
   });
   createEffect(() => {
     path();
-    if (ready()) gate();
+    // Only a navigation re-checks the gate; a security refresh (e.g. right after setup,
+    // while the one-time token is on screen) must not move the user away.
+    if (ready()) untrack(gate);
     setMenu(false);
     const r = route();
     document.title = r ? `${r.title} · Pulse` : "Pulse";

@@ -1,7 +1,8 @@
 // Dark/light theme: follows the OS until the user picks one; the pick is remembered.
 import { createSignal } from "solid-js";
 
-export type ThemePref = "system" | "light" | "dark";
+import { effectiveThemeFor, type ThemePref } from "./themepure";
+export type { ThemePref };
 const KEY = "pulse-theme";
 
 function stored(): ThemePref {
@@ -17,12 +18,9 @@ const media = window.matchMedia?.("(prefers-color-scheme: dark)");
 const [pref, setPref] = createSignal<ThemePref>(stored());
 export { pref as themePref };
 
-export function effectiveTheme(p: ThemePref, osDark: boolean): "light" | "dark" {
-  return p === "system" ? (osDark ? "dark" : "light") : p;
-}
 
 function apply() {
-  document.documentElement.dataset.theme = effectiveTheme(pref(), !!media?.matches);
+  document.documentElement.dataset.theme = effectiveThemeFor(pref(), !!media?.matches);
 }
 
 export function setTheme(p: ThemePref): void {

@@ -26,7 +26,7 @@ export default function Alerts() {
           <div class="tablewrap"><table class="grid" data-testid="active-alerts">
             <thead><tr><th>Level</th><th>Resource</th><th>Alert</th><th>Since</th><th></th></tr></thead>
             <tbody><For each={active()}>{(a) => (
-              <tr data-alert={a.id} data-type={a.type} data-resource={a.resourceId}>
+              <tr data-alert={a.id} data-type={a.type} data-resource={a.resourceId} data-instance={a.instance}>
                 <td><span class={`pill ${a.level === "critical" ? "crit" : "warn"}`}>{a.level}</span></td>
                 <td>{a.resourceName}<div class="muted small">{a.node}</div></td>
                 <td>{a.message}</td>

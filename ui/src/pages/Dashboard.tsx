@@ -77,8 +77,8 @@ export default function Dashboard() {
             <thead><tr><th>Node</th><th>Status</th><th>CPU</th><th>Memory</th><th>Disk</th><th class="num">Uptime</th><th>Cluster</th></tr></thead>
             <tbody>
               <For each={state()!.nodes}>{(n) => (
-                <tr data-node={n.name} data-status={n.status} data-health={n.connectionHealth}>
-                  <td>{n.displayName || n.name}<div class="muted small">{n.instance}</div></td>
+                <tr data-node={n.name} data-instance={n.instance} data-status={n.status} data-degraded={String(n.status !== "online" || (n.connectionHealth ?? "healthy") !== "healthy")}>
+                  <td>{n.name}<div class="muted small">{n.displayName && n.displayName !== n.name ? `${n.displayName} · ` : ""}{n.instance}</div></td>
                   <td><span class={`pill ${n.status === "online" && n.connectionHealth !== "degraded" ? "ok" : n.status === "online" ? "warn" : "crit"}`}>{n.status}{n.connectionHealth && n.connectionHealth !== "healthy" ? ` · ${n.connectionHealth}` : ""}</span></td>
                   <td><Bar pct={n.cpu * 100} /></td>
                   <td><Bar pct={nodePct(n, "memory")} title={`${formatBytes(n.memory?.used)} of ${formatBytes(n.memory?.total)}`} /></td>

@@ -22,6 +22,10 @@ export default function Setup() {
   const [busy, setBusy] = createSignal(false);
   const [shownToken, setShownToken] = createSignal<string | null>(null);
 
+  const finish = async () => {
+    await refreshSecurity();
+    navigate("/login", true);
+  };
   const submit = async (e: Event) => {
     e.preventDefault();
     const v = validateSetup({ username: user(), password: pass(), confirm: pass2() });
@@ -31,9 +35,8 @@ export default function Setup() {
     const apiToken = withToken() ? randomToken() : undefined;
     try {
       await api("POST", "/api/security/quick-setup", { username: user().trim(), password: pass(), apiToken }, { toast: false, headers: token() ? { "X-Setup-Token": token().trim() } : {} });
-      await refreshSecurity();
       if (apiToken) setShownToken(apiToken);
-      else navigate("/login", true);
+      else await finish();
     } catch (x) {
       const ex = x as ApiError;
       const msg = ex.message ?? String(x);
@@ -52,7 +55,7 @@ export default function Setup() {
           <p>Your API token — copy it now, it is <b>shown only once</b>:</p>
           <code class="secret" data-testid="api-token">{shownToken()}</code>
           <p class="muted">Send it as <code>X-API-Token</code> from scripts.</p>
-          <button class="primary" onClick={() => navigate("/login", true)}>Continue to sign in</button>
+          <button class="primary" onClick={finish}>Continue to sign in</button>
         </div>
       }
     >
