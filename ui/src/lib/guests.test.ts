@@ -79,3 +79,11 @@ describe("sort", () => {
     expect(out[9999].name).toBe("vm-9999");
   });
 });
+
+import { naturalKey } from "./guests";
+describe("natural keys", () => {
+  it("order like a person reads numbers, case-insensitively", () => {
+    const names = ["web-10", "Web-2", "web-1", "db", "web-2a"];
+    expect(names.slice().sort((a, b) => (naturalKey(a) < naturalKey(b) ? -1 : 1))).toEqual(["db", "web-1", "Web-2", "web-2a", "web-10"]);
+  });
+});

@@ -99,18 +99,28 @@ export type SortDir = "asc" | "desc";
 
 const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
 
+/** A string that sorts naturally with plain `<`: lower-cased, digit runs zero-padded
+ *  ("web-2" → "web-000000000002"). Intl.Collator gives the same order but costs ~1 µs a
+ *  comparison, too slow for re-sorting 10,000 rows on every live update. */
+export function naturalKey(s: string): string {
+  return s.toLowerCase().replace(/\d+/g, (d) => d.padStart(12, "0"));
+}
+
 /** Stable sort by one column; ties fall back to the name, then vmid, so the order never jitters. */
 export function sortGuests(rows: GuestRow[], key: SortKey, dir: SortDir): GuestRow[] {
   const sign = dir === "asc" ? 1 : -1;
-  const val = (r: GuestRow): string | number =>
-    key === "tags" ? r.tags.join(",") : (r[key] as string | number);
-  return rows.slice().sort((a, b) => {
-    const va = val(a);
-    const vb = val(b);
-    let c = typeof va === "number" && typeof vb === "number" ? va - vb : collator.compare(String(va), String(vb));
-    if (c === 0) c = collator.compare(a.name, b.name) || a.vmid - b.vmid;
+  const text = key === "name" || key === "type" || key === "node" || key === "status" || key === "tags";
+  const keys = rows.map((r) => ({
+    r,
+    k: text ? naturalKey(key === "tags" ? r.tags.join(",") : (r[key] as string)) : (r[key] as number),
+    n: naturalKey(r.name),
+  }));
+  keys.sort((a, b) => {
+    let c = a.k < b.k ? -1 : a.k > b.k ? 1 : 0;
+    if (c === 0) c = a.n < b.n ? -1 : a.n > b.n ? 1 : a.r.vmid - b.r.vmid;
     return c * sign;
   });
+  return keys.map((x) => x.r);
 }
 
 /** Distinct, sorted values for the filter drop-downs. */

@@ -105,3 +105,25 @@ describe("theme", () => {
     expect(effectiveThemeFor("light", true)).toBe("light");
   });
 });
+
+import { trimState } from "./trim";
+describe("trimmed state", () => {
+  it("drops the duplicate and heavy backup lists and per-guest arrays, keeps counts", () => {
+    const full = {
+      nodes: [{ id: "n" }],
+      vms: [{ id: "v", disks: [{}], networkInterfaces: [{}], name: "a" }],
+      containers: [],
+      backups: { pve: {}, pbs: [], pmg: [] },
+      pveBackups: { backupTasks: [{ id: "t" }], guestSnapshots: [{ id: "s" }], storageBackups: [{}, {}] },
+      pbsBackups: [{}],
+      pmgBackups: [],
+      activeAlerts: [],
+    } as unknown as Parameters<typeof trimState>[0];
+    const t = trimState(full) as unknown as Record<string, unknown> & ReturnType<typeof trimState>;
+    expect(t.backups).toBeUndefined();
+    expect(t.vms[0]).toEqual({ id: "v", name: "a" });
+    expect(t.pveBackups).toEqual({ backupTasks: [{ id: "t" }], guestSnapshots: [{ id: "s" }], storageBackups: [] });
+    expect(t.backupCounts).toEqual({ storageBackups: 2, pbsBackups: 1, pmgBackups: 0 });
+    expect(t.nodes).toEqual([{ id: "n" }]);
+  });
+});

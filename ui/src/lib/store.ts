@@ -1,11 +1,12 @@
 // App-wide reactive state: the live monitoring state from /ws, the connection status,
 // and the security status (who is signed in, whether setup is needed).
 import { createSignal } from "solid-js";
-import { LiveSocket, wsUrl, type LiveStatus } from "./live";
-import type { PulseState } from "./types";
+import { wsUrl, type LiveStatus } from "./live";
+import type { TrimmedState } from "./trim";
+import type { PbsBackup, StorageBackup } from "./types";
 import { api } from "./api";
 
-export const [state, setState] = createSignal<PulseState | null>(null, { equals: false });
+export const [state, setState] = createSignal<TrimmedState | null>(null, { equals: false });
 export const [live, setLive] = createSignal<{ status: LiveStatus; attempt: number }>({ status: "closed", attempt: 0 });
 
 export interface SecurityStatus {
@@ -38,33 +39,45 @@ export function needsSetup(s: SecurityStatus | null): boolean {
   return !!s && !s.hasAuthentication;
 }
 
-let socket: LiveSocket | null = null;
+let worker: Worker | null = null;
+const backupWaiters: ((b: FullBackups) => void)[] = [];
 
+export interface FullBackups { storageBackups: StorageBackup[]; pbsBackups: PbsBackup[] }
+
+/** Start (or restart) the live connection; it runs in a worker (see stateworker.ts). */
 export function startLive(): void {
-  if (socket) {
-    socket.reconnectNow();
-    return;
+  if (!worker) {
+    worker = new Worker(new URL("./stateworker.ts", import.meta.url), { type: "module" });
+    worker.onmessage = (e: MessageEvent) => {
+      const m = e.data;
+      if (m.kind === "state") {
+        const got = performance.timeOrigin + performance.now();
+        setState(m.state as TrimmedState);
+        const w = window as unknown as { __pulseTimings?: unknown[] };
+        (w.__pulseTimings ??= []).push({ ...m.timing, receivedAt: got, renderedAt: performance.timeOrigin + performance.now(), origin: performance.timeOrigin });
+      }
+      else if (m.kind === "status") setLive({ status: m.status as LiveStatus, attempt: m.attempt });
+      else if (m.kind === "backups") backupWaiters.splice(0).forEach((f) => f(m as FullBackups));
+    };
   }
-  socket = new LiveSocket(
-    wsUrl(location),
-    (d) => setState(d as PulseState),
-    (status, attempt) => setLive({ status, attempt }),
-    {
-      create: (u) => new WebSocket(u) as unknown as import("./live").SocketLike,
-      setTimeout: (f, ms) => window.setTimeout(f, ms),
-      clearTimeout: (h) => window.clearTimeout(h as number),
-      random: Math.random,
-    },
-  );
-  socket.start();
+  worker.postMessage({ kind: "start", ws: wsUrl(location), http: "/api/state" });
 }
 
 export function stopLive(): void {
-  socket?.stop();
-  socket = null;
+  worker?.postMessage({ kind: "stop" });
+  setLive({ status: "closed", attempt: 0 });
   setState(null);
 }
 
 export function reconnectLive(): void {
-  socket?.reconnectNow();
+  worker?.postMessage({ kind: "reconnect" });
+}
+
+/** The full backup lists, kept in the worker (large on big fleets). */
+export function fetchBackups(): Promise<FullBackups> {
+  return new Promise((ok) => {
+    if (!worker) return ok({ storageBackups: [], pbsBackups: [] });
+    backupWaiters.push(ok);
+    worker.postMessage({ kind: "backups" });
+  });
 }

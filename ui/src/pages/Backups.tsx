@@ -1,12 +1,18 @@
 // Backups: PVE storage backups and PBS snapshots in one list (newest first), failed tasks,
-// and guest snapshots — all from the live state.
-import { createMemo, For, Show } from "solid-js";
-import { state } from "../lib/store";
+// and guest snapshots. The big lists come from the state worker when the page opens.
+import { createMemo, createResource, For, Show } from "solid-js";
+import { fetchBackups, state } from "../lib/store";
 import { formatAge, formatBytes } from "../lib/format";
 import { unifiedBackups } from "../lib/backups";
+import type { PulseState } from "../lib/types";
 
 export default function Backups() {
-  const list = createMemo(() => unifiedBackups(state()));
+  // Refetched whenever a new state arrives (the worker then holds the new lists).
+  const [lists] = createResource(() => state()?.lastUpdate, () => fetchBackups());
+  const list = createMemo(() => {
+    const l = lists();
+    return l ? unifiedBackups({ pveBackups: { backupTasks: [], guestSnapshots: [], storageBackups: l.storageBackups }, pbsBackups: l.pbsBackups } as unknown as PulseState) : [];
+  });
   const failed = createMemo(() => (state()?.pveBackups?.backupTasks ?? []).filter((t) => t.status && t.status !== "OK"));
   const snaps = () => state()?.pveBackups?.guestSnapshots ?? [];
   return (
@@ -19,8 +25,8 @@ export default function Backups() {
           <tbody><For each={failed()}>{(t) => <tr><td>{t.node}</td><td>{t.vmid}</td><td>{formatAge(t.startTime)}</td><td class="error">{t.error || t.status}</td></tr>}</For></tbody>
         </table></div>
       </Show>
-      <h2>Backups <span class="muted small">{list().length}</span></h2>
-      <Show when={list().length} fallback={<p class="muted">No backups found.</p>}>
+      <h2>Backups <span class="muted small">{list().length}{list().length > 1000 ? " (newest 1000 shown)" : ""}</span></h2>
+      <Show when={list().length} fallback={<p class="muted">{lists.loading ? "Loading…" : "No backups found."}</p>}>
         <div class="tablewrap"><table class="grid" data-testid="backups-table">
           <thead><tr><th>Guest</th><th>Source</th><th>Where</th><th>Age</th><th class="num">Size</th><th>Verified</th></tr></thead>
           <tbody><For each={list().slice(0, 1000)}>{(b) => (

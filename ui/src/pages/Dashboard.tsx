@@ -84,7 +84,7 @@ export default function Dashboard() {
                   <td><Bar pct={nodePct(n, "memory")} title={`${formatBytes(n.memory?.used)} of ${formatBytes(n.memory?.total)}`} /></td>
                   <td><Bar pct={nodePct(n, "disk")} title={`${formatBytes(n.disk?.used)} of ${formatBytes(n.disk?.total)}`} /></td>
                   <td class="num">{formatUptime(n.uptime)}</td>
-                  <td>{n.isClusterMember ? n.clusterName : "standalone"}</td>
+                  <td>{n.isClusterMember ? n.clusterName : "–"}</td>
                 </tr>
               )}</For>
             </tbody>

@@ -6,6 +6,8 @@ import { RANGES, type Point, type Range } from "../lib/chartdata";
 import type { GuestRow } from "../lib/guests";
 import { Chart } from "../components/Chart";
 
+const pctAxis = (v: number) => `${Math.abs(v) < 10 ? v.toFixed(1) : v.toFixed(0)}%`;
+
 type Series = Record<string, Point[]>;
 interface ChartsResponse { data: Record<string, Series> }
 
@@ -43,8 +45,8 @@ export function GuestDrawer(props: { row: GuestRow; onClose: () => void }) {
       </div>
       <Show when={!charts.loading || charts()} fallback={<p class="muted">Loading history…</p>}>
         <Show when={charts()} fallback={<p class="muted">No history for this guest yet.</p>}>
-          <Chart testid="chart-cpu" title="CPU %" unit={(v) => `${v.toFixed(0)}%`} series={[{ label: "CPU", points: pts("cpu"), color: "#3b82f6" }]} />
-          <Chart testid="chart-mem" title="Memory %" unit={(v) => `${v.toFixed(0)}%`} series={[{ label: "Memory", points: pts("memory"), color: "#10b981" }]} />
+          <Chart testid="chart-cpu" title="CPU %" unit={pctAxis} series={[{ label: "CPU", points: pts("cpu"), color: "#3b82f6" }]} />
+          <Chart testid="chart-mem" title="Memory %" unit={pctAxis} series={[{ label: "Memory", points: pts("memory"), color: "#10b981" }]} />
           <Chart testid="chart-net" title="Network" unit={formatRate} series={[{ label: "In", points: pts("netin"), color: "#8b5cf6" }, { label: "Out", points: pts("netout"), color: "#f59e0b" }]} />
           <Chart testid="chart-io" title="Disk I/O" unit={formatRate} series={[{ label: "Read", points: pts("diskread"), color: "#06b6d4" }, { label: "Write", points: pts("diskwrite"), color: "#ef4444" }]} />
         </Show>
