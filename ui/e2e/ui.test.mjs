@@ -221,17 +221,23 @@ describe("10,000-guest fleet", { concurrency: false, timeout: 300000 }, () => {
     const login = await ctx.request.post(`${pulse.url}/api/login`, { data: { username: "admin", password: PASSWORD } });
     assert.equal(login.status(), 200);
     const page = await ctx.newPage();
-    // Warm the browser's cache of the app's assets (a returning user), then measure a reload.
-    await page.goto(pulse.url + "/settings/system");
-    await page.locator("h1").waitFor();
+    // A first visit warms the browser's cache of the app's assets; then the first screen of
+    // a returning user is measured three times (reloads) and the median is asserted.
+    await page.goto(pulse.url + "/");
+    await page.locator("[data-testid=guests] .vrow[data-id]").first().waitFor({ timeout: 30000 });
     await page.addInitScript(() => {
       window.__long = [];
       new PerformanceObserver((l) => l.getEntries().forEach((e) => window.__long.push(e.duration))).observe({ type: "longtask", buffered: true });
     });
-    const t0 = Date.now();
-    await page.goto(pulse.url + "/");
-    await page.locator("[data-testid=guests] .vrow[data-id]").first().waitFor({ timeout: 10000 });
-    const firstScreen = Date.now() - t0;
+    const loads = [];
+    for (let i = 0; i < 3; i++) {
+      const t0 = Date.now();
+      await page.reload();
+      await page.locator("[data-testid=guests] .vrow[data-id]").first().waitFor({ timeout: 30000 });
+      loads.push(Date.now() - t0);
+    }
+    figures.firstScreenRunsMs = loads;
+    const firstScreen = [...loads].sort((a, b) => a - b)[1];
     const total = Number(await page.textContent("[data-testid=count-guests]"));
     assert.ok(total >= 10000, `guests ${total}`);
     const domRows = await page.locator("[data-testid=guests] .vrow[data-id]").count();

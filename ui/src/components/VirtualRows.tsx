@@ -3,6 +3,7 @@
 // and only updates their text when the data or the scroll position changes.
 import { createSignal, Index, onCleanup, onMount, type JSX } from "solid-js";
 import { visibleRange } from "../lib/virtual";
+import { noteScrolling } from "../lib/store";
 
 export function VirtualRows<T>(props: {
   items: T[];
@@ -17,6 +18,7 @@ export function VirtualRows<T>(props: {
   const [view, setView] = createSignal(600);
   let raf = 0;
   const onScroll = () => {
+    noteScrolling();
     if (raf) return;
     raf = requestAnimationFrame(() => {
       raf = 0;

@@ -16,7 +16,7 @@ function deliver(d: unknown, parsedAt: number) {
   if (!d || typeof d !== "object") return;
   full = d as Record<string, unknown>;
   // Times (ms since the page started) for diagnosing a slow first screen.
-  post({ kind: "state", state: trimState(full), timing: { parsedAt: performance.timeOrigin + parsedAt, postedAt: performance.timeOrigin + performance.now() } });
+  post({ kind: "state", json: JSON.stringify(trimState(full)), timing: { parsedAt: performance.timeOrigin + parsedAt, postedAt: performance.timeOrigin + performance.now() } });
 }
 
 self.onmessage = (e: MessageEvent<In>) => {

@@ -44,6 +44,33 @@ const backupWaiters: ((b: FullBackups) => void)[] = [];
 
 export interface FullBackups { storageBackups: StorageBackup[]; pbsBackups: PbsBackup[] }
 
+// The state arrives as JSON text (copying a string between threads is cheap; cloning 10,000
+// guest objects is not). While the user scrolls a big list, updates wait until the scrolling
+// pauses: re-rendering the list under the user's finger would stutter and move the rows.
+let pending: { json: string; timing: Record<string, number> } | null = null;
+let scrolling = false;
+let scrollTimer = 0;
+
+function applyPending() {
+  const p = pending;
+  pending = null;
+  if (!p) return;
+  const got = performance.timeOrigin + performance.now();
+  setState(JSON.parse(p.json) as TrimmedState);
+  const w = window as unknown as { __pulseTimings?: unknown[] };
+  (w.__pulseTimings ??= []).push({ ...p.timing, receivedAt: got, renderedAt: performance.timeOrigin + performance.now(), origin: performance.timeOrigin });
+}
+
+/** Called by scrolling lists: hold live updates until 300 ms after the last scroll event. */
+export function noteScrolling(): void {
+  scrolling = true;
+  clearTimeout(scrollTimer);
+  scrollTimer = window.setTimeout(() => {
+    scrolling = false;
+    applyPending();
+  }, 300);
+}
+
 /** Start (or restart) the live connection; it runs in a worker (see stateworker.ts). */
 export function startLive(): void {
   if (!worker) {
@@ -51,10 +78,8 @@ export function startLive(): void {
     worker.onmessage = (e: MessageEvent) => {
       const m = e.data;
       if (m.kind === "state") {
-        const got = performance.timeOrigin + performance.now();
-        setState(m.state as TrimmedState);
-        const w = window as unknown as { __pulseTimings?: unknown[] };
-        (w.__pulseTimings ??= []).push({ ...m.timing, receivedAt: got, renderedAt: performance.timeOrigin + performance.now(), origin: performance.timeOrigin });
+        pending = { json: m.json as string, timing: m.timing };
+        if (!scrolling) applyPending();
       }
       else if (m.kind === "status") setLive({ status: m.status as LiveStatus, attempt: m.attempt });
       else if (m.kind === "backups") backupWaiters.splice(0).forEach((f) => f(m as FullBackups));
@@ -65,6 +90,7 @@ export function startLive(): void {
 
 export function stopLive(): void {
   worker?.postMessage({ kind: "stop" });
+  pending = null;
   setLive({ status: "closed", attempt: 0 });
   setState(null);
 }
