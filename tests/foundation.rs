@@ -339,10 +339,7 @@ fn embedded_ui_caching_and_fallback() {
         .find(|p| p.starts_with("/assets/") && p.ends_with(".css"))
         .expect("index.html links a hashed stylesheet")
         .to_string();
-    let css = get(
-        &s.url(&css_path),
-        &[("Accept-Encoding", "identity")],
-    );
+    let css = get(&s.url(&css_path), &[("Accept-Encoding", "identity")]);
     assert_eq!(css.status, 200);
     assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
     assert!(css.header("cache-control").unwrap().contains("immutable"));
