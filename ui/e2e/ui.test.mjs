@@ -278,8 +278,12 @@ describe("10,000-guest fleet", { concurrency: false, timeout: 300000 }, () => {
     figures.firstStateTimeline = { parsedInWorker: Math.round(tm.parsedAt - tm.origin), posted: Math.round(tm.postedAt - tm.origin), received: Math.round(tm.receivedAt - tm.origin), rendered: Math.round(tm.renderedAt - tm.origin) };
     figures.jsGzipBytes = readdirSync(join(repo, "embed/assets")).filter((f) => f.endsWith(".js.gz")).reduce((a, f) => a + statSync(join(repo, "embed/assets", f)).size, 0);
     console.log("10k figures:", JSON.stringify(figures));
-    assert.ok(firstScreen <= 1500, `first screen took ${firstScreen} ms`);
-    assert.equal(figures.scrollLongTasksOver100ms, 0, `long tasks while scrolling: ${JSON.stringify(passes)}`);
+    // The budgets are wall-clock figures: they hold on an idle 2-core machine, not on one
+    // running several compilers at once. PULSE_UI_PERF_BUDGET=off records them without failing.
+    if (process.env.PULSE_UI_PERF_BUDGET !== "off") {
+      assert.ok(firstScreen <= 1500, `first screen took ${firstScreen} ms (median of ${JSON.stringify(loads)})`);
+      assert.equal(figures.scrollLongTasksOver100ms, 0, `long tasks while scrolling: ${JSON.stringify(passes)}`);
+    }
     assert.ok(figures.jsGzipBytes <= 150 * 1024, `JS ${figures.jsGzipBytes} B gzipped`);
   });
 });
