@@ -1,11 +1,11 @@
 import { clampPct, formatPct, levelClass } from "../lib/format";
 
-/** A usage bar with its percentage written on it (unknown → a dash, no bar). */
+/** A usage bar with its percentage written on it (unknown → a dash, no bar). One element:
+ *  the fill is a background gradient, so a table of bars stays cheap to lay out and paint. */
 export function Bar(props: { pct: number; label?: string; title?: string }) {
   return (
-    <div class="bar" title={props.title}>
-      <div class={`fill ${levelClass(props.pct)}`} style={{ width: `${clampPct(props.pct)}%` }} />
-      <span>{props.label ?? formatPct(props.pct)}</span>
+    <div class={`bar ${levelClass(props.pct)}`} title={props.title} style={{ "--p": `${clampPct(props.pct)}%` }}>
+      {props.label ?? formatPct(props.pct)}
     </div>
   );
 }

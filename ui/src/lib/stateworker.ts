@@ -1,5 +1,5 @@
-// Web worker that owns the live connection: it fetches /api/state and opens /ws at once
-// (whichever answers first paints the first screen), parses the large JSON frames off the
+// Web worker that owns the live connection: it fetches /api/state for the first screen, then
+// opens /ws for updates, parses the large JSON frames off the
 // main thread (a 10,000-guest state is ~50 MB and takes ~0.4 s to parse), keeps the full
 // state, and posts the page a trimmed copy (see trim.ts).
 import { LiveSocket, type SocketLike } from "./live";
@@ -38,8 +38,11 @@ self.onmessage = (e: MessageEvent<In>) => {
         random: Math.random,
       },
     );
-    live.start();
+    // The first screen comes from one plain GET; the socket opens once that is in, so the
+    // server is not serialising and sending the (on big fleets, ~50 MB) state twice at once.
     const t = { headers: 0 };
+    const started = live;
+    post({ kind: "status", status: "connecting", attempt: 0 });
     fetch(m.http, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then((r) => {
         t.headers = performance.now();
@@ -50,6 +53,9 @@ self.onmessage = (e: MessageEvent<In>) => {
       })
       .catch(() => {
         /* the socket delivers instead */
+      })
+      .finally(() => {
+        if (live === started) started.start();
       });
   } else if (m.kind === "reconnect") {
     live?.reconnectNow();

@@ -79,7 +79,7 @@ export default function Dashboard() {
               <For each={state()!.nodes}>{(n) => (
                 <tr data-node={n.name} data-instance={n.instance} data-status={n.status} data-degraded={String(n.status !== "online" || (n.connectionHealth ?? "healthy") !== "healthy")}>
                   <td>{n.name}<div class="muted small">{n.displayName && n.displayName !== n.name ? `${n.displayName} · ` : ""}{n.instance}</div></td>
-                  <td><span class={`pill ${n.status === "online" && n.connectionHealth !== "degraded" ? "ok" : n.status === "online" ? "warn" : "crit"}`}>{n.status}{n.connectionHealth && n.connectionHealth !== "healthy" ? ` · ${n.connectionHealth}` : ""}</span></td>
+                  <td><span class={`pill ${n.status !== "online" ? "crit" : (n.connectionHealth ?? "healthy") === "healthy" ? "ok" : "warn"}`}>{n.status}{n.connectionHealth && n.connectionHealth !== "healthy" ? ` · ${n.connectionHealth}` : ""}</span></td>
                   <td><Bar pct={n.cpu * 100} /></td>
                   <td><Bar pct={nodePct(n, "memory")} title={`${formatBytes(n.memory?.used)} of ${formatBytes(n.memory?.total)}`} /></td>
                   <td><Bar pct={nodePct(n, "disk")} title={`${formatBytes(n.disk?.used)} of ${formatBytes(n.disk?.total)}`} /></td>
