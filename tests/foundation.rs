@@ -331,19 +331,23 @@ fn embedded_ui_caching_and_fallback() {
     assert_eq!(spa.status, 200);
     assert_eq!(spa.body, r.body);
     assert_eq!(get(&s.url("/assets/missing-abcdefgh.js"), &[]).status, 404);
-    // Hashed asset: immutable, precompressed when accepted.
-    let css = get(
-        &s.url("/assets/placeholder-3f9a1c2e.css"),
-        &[("Accept-Encoding", "identity")],
-    );
+    // Hashed asset (the stylesheet index.html links; its name changes with every UI build):
+    // immutable, precompressed when accepted.
+    let html = String::from_utf8_lossy(&r.body).to_string();
+    let css_path = html
+        .split('"')
+        .find(|p| p.starts_with("/assets/") && p.ends_with(".css"))
+        .expect("index.html links a hashed stylesheet")
+        .to_string();
+    let css = get(&s.url(&css_path), &[("Accept-Encoding", "identity")]);
     assert_eq!(css.status, 200);
     assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
     assert!(css.header("cache-control").unwrap().contains("immutable"));
     assert!(css.header("content-encoding").is_none());
-    let raw_gz = raw(
-        s.port,
-        b"GET /assets/placeholder-3f9a1c2e.css HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
+    let request = format!(
+        "GET {css_path} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n"
     );
+    let raw_gz = raw(s.port, request.as_bytes());
     assert_eq!(status_of(&raw_gz), 200);
     assert!(
         raw_gz

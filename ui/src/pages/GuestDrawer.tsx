@@ -1,0 +1,56 @@
+// Guest drawer: metadata from the live state plus history charts for 1h/24h/7d/30d.
+import { createResource, createSignal, For, Show } from "solid-js";
+import { api } from "../lib/api";
+import { formatBytes, formatPct, formatRate, formatUptime } from "../lib/format";
+import { RANGES, type Point, type Range } from "../lib/chartdata";
+import type { GuestRow } from "../lib/guests";
+import { Chart } from "../components/Chart";
+
+const pctAxis = (v: number) => `${Math.abs(v) < 10 ? v.toFixed(1) : v.toFixed(0)}%`;
+
+type Series = Record<string, Point[]>;
+interface ChartsResponse { data: Record<string, Series> }
+
+export function GuestDrawer(props: { row: GuestRow; onClose: () => void }) {
+  const [range, setRange] = createSignal<Range>("1h");
+  const [charts] = createResource(
+    () => [props.row.id, range()] as const,
+    async ([id, r]) => (await api<ChartsResponse>("GET", `/api/charts?range=${r}`)).data?.[id] ?? null,
+  );
+  const g = () => props.row.raw;
+  const pts = (k: string) => charts()?.[k] ?? [];
+  return (
+    <aside class="drawer" data-testid="guest-drawer" role="dialog" aria-label={`Guest ${props.row.name}`}>
+      <header>
+        <h2>{props.row.name} <span class="muted">#{props.row.vmid}</span></h2>
+        <button class="ghost" onClick={props.onClose} aria-label="Close">✕</button>
+      </header>
+      <dl class="meta">
+        <dt>Type</dt><dd>{props.row.type === "lxc" ? "Container (LXC)" : "Virtual machine (QEMU)"}</dd>
+        <dt>Status</dt><dd>{props.row.status}</dd>
+        <dt>Node</dt><dd>{props.row.node} <span class="muted">({props.row.instance})</span></dd>
+        <dt>CPU</dt><dd>{formatPct(props.row.cpu)} of {g().cpus ?? "?"} vCPU</dd>
+        <dt>Memory</dt><dd>{formatBytes(g().memory?.used ?? g().mem)} / {formatBytes(g().memory?.total ?? g().maxmem)}</dd>
+        <dt>Disk</dt><dd>{g().disk && g().disk!.usage >= 0 ? `${formatBytes(g().disk!.used)} / ${formatBytes(g().disk!.total)}` : formatBytes(g().disk?.total)}</dd>
+        <dt>Network</dt><dd>↓ {formatRate(props.row.netIn)} ↑ {formatRate(props.row.netOut)}</dd>
+        <dt>Disk I/O</dt><dd>R {formatRate(props.row.diskRead)} W {formatRate(props.row.diskWrite)}</dd>
+        <dt>Uptime</dt><dd>{formatUptime(props.row.uptime)}</dd>
+        <Show when={g().osName}><dt>OS</dt><dd>{g().osName} {g().osVersion}</dd></Show>
+        <Show when={g().ipAddresses?.length}><dt>IP</dt><dd>{g().ipAddresses!.join(", ")}</dd></Show>
+        <Show when={props.row.tags.length}><dt>Tags</dt><dd>{props.row.tags.join(", ")}</dd></Show>
+        <dt>ID</dt><dd class="small">{props.row.id}</dd>
+      </dl>
+      <div class="tabs" role="tablist">
+        <For each={RANGES}>{(r) => <button role="tab" aria-selected={range() === r} class={range() === r ? "active" : ""} onClick={() => setRange(r)}>{r}</button>}</For>
+      </div>
+      <Show when={!charts.loading || charts()} fallback={<p class="muted">Loading history…</p>}>
+        <Show when={charts()} fallback={<p class="muted">No history for this guest yet.</p>}>
+          <Chart testid="chart-cpu" title="CPU %" unit={pctAxis} series={[{ label: "CPU", points: pts("cpu"), color: "#3b82f6" }]} />
+          <Chart testid="chart-mem" title="Memory %" unit={pctAxis} series={[{ label: "Memory", points: pts("memory"), color: "#10b981" }]} />
+          <Chart testid="chart-net" title="Network" unit={formatRate} series={[{ label: "In", points: pts("netin"), color: "#8b5cf6" }, { label: "Out", points: pts("netout"), color: "#f59e0b" }]} />
+          <Chart testid="chart-io" title="Disk I/O" unit={formatRate} series={[{ label: "Read", points: pts("diskread"), color: "#06b6d4" }, { label: "Write", points: pts("diskwrite"), color: "#ef4444" }]} />
+        </Show>
+      </Show>
+    </aside>
+  );
+}

@@ -1,0 +1,123 @@
+// Settings → Nodes: list, add (with test-connection), edit, delete PVE/PBS/PMG connections.
+import { createResource, createSignal, For, Show } from "solid-js";
+import { api, ApiError } from "../lib/api";
+import { toast } from "../lib/toast";
+import { validateNode } from "../lib/validate";
+
+interface NodeView { id: string; type: string; name: string; host: string; user?: string; tokenName?: string; hasPassword: boolean; hasToken: boolean; verifySSL: boolean; fingerprint?: string; status: string }
+
+const blank = { type: "pve", name: "", host: "", user: "", password: "", tokenName: "", tokenValue: "", fingerprint: "", verifySSL: true };
+type Form = typeof blank;
+
+export default function SettingsNodes() {
+  const [nodes, { refetch }] = createResource(() => api<NodeView[]>("GET", "/api/config/nodes"));
+  const [form, setForm] = createSignal<Form | null>(null);
+  const [editing, setEditing] = createSignal<string | null>(null);
+  const [errs, setErrs] = createSignal<Record<string, string>>({});
+  const [test, setTest] = createSignal<{ ok: boolean; text: string } | null>(null);
+  const [busy, setBusy] = createSignal(false);
+
+  const field = (k: keyof Form) => (e: Event) => {
+    const t = e.currentTarget as HTMLInputElement;
+    setForm({ ...form()!, [k]: t.type === "checkbox" ? t.checked : t.value });
+  };
+  const body = () => {
+    const f = form()!;
+    const b: Record<string, unknown> = { type: f.type, name: f.name.trim(), host: f.host.trim(), verifySSL: f.verifySSL };
+    for (const k of ["user", "password", "tokenName", "tokenValue", "fingerprint"] as const) if (f[k].trim()) b[k] = f[k].trim();
+    return b;
+  };
+  const check = () => {
+    const e = validateNode(form()!, editing() != null);
+    setErrs(e);
+    return Object.keys(e).length === 0;
+  };
+  const serverErr = (x: unknown) => {
+    const e = x as ApiError;
+    setErrs({ ...e.fields, form: e.message });
+  };
+  const runTest = async () => {
+    if (!check()) return;
+    setBusy(true);
+    setTest(null);
+    try {
+      const r = await api<Record<string, unknown>>("POST", "/api/config/nodes/test-connection", body(), { toast: false });
+      setTest({ ok: true, text: String(r.message ?? "Connection works") });
+    } catch (x) {
+      setTest({ ok: false, text: (x as Error).message });
+    } finally {
+      setBusy(false);
+    }
+  };
+  const save = async (e: Event) => {
+    e.preventDefault();
+    if (!check()) return;
+    setBusy(true);
+    try {
+      if (editing()) await api("PUT", `/api/config/nodes/${encodeURIComponent(editing()!)}`, body(), { toast: false });
+      else await api("POST", "/api/config/nodes", body(), { toast: false });
+      toast(`Node ${form()!.name} saved`, "ok");
+      setForm(null);
+      setEditing(null);
+      refetch();
+    } catch (x) {
+      serverErr(x);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const remove = async (n: NodeView) => {
+    if (!confirm(`Remove ${n.name}? Pulse stops monitoring it.`)) return;
+    await api("DELETE", `/api/config/nodes/${encodeURIComponent(n.id)}`);
+    toast(`Node ${n.name} removed`, "ok");
+    refetch();
+  };
+  const edit = (n: NodeView) => {
+    setEditing(n.id);
+    setErrs({});
+    setTest(null);
+    setForm({ ...blank, type: n.type, name: n.name, host: n.host, user: n.user ?? "", tokenName: n.tokenName ?? "", fingerprint: n.fingerprint ?? "", verifySSL: n.verifySSL });
+  };
+
+  return (
+    <div class="page">
+      <h1>Nodes</h1>
+      <p class="muted">Proxmox VE, Backup Server and Mail Gateway connections. Secrets are stored sealed and never shown again.</p>
+      <Show when={(nodes() ?? []).length} fallback={<p class="muted">{nodes.loading ? "Loading…" : nodes.error ? "Could not load the node list." : "No nodes configured yet."}</p>}>
+        <div class="tablewrap"><table class="grid" data-testid="node-config">
+          <thead><tr><th>Name</th><th>Type</th><th>Host</th><th>Auth</th><th>Status</th><th></th></tr></thead>
+          <tbody><For each={nodes()}>{(n) => (
+            <tr data-name={n.name}><td>{n.name}</td><td>{n.type.toUpperCase()}</td><td class="small">{n.host}</td><td class="small">{n.hasToken ? `token ${n.tokenName ?? ""}` : n.hasPassword ? `password (${n.user})` : "–"}</td>
+              <td><span class={`pill ${n.status === "connected" ? "ok" : n.status === "error" ? "crit" : "warn"}`}>{n.status}</span></td>
+              <td class="actions"><button onClick={() => edit(n)}>Edit</button><button class="danger" onClick={() => remove(n)}>Delete</button></td></tr>
+          )}</For></tbody>
+        </table></div>
+      </Show>
+      <Show when={!form()}><button class="primary" data-testid="add-node" onClick={() => { setEditing(null); setErrs({}); setTest(null); setForm({ ...blank }); }}>Add node</button></Show>
+      <Show when={form()}>
+        <form class="panel" onSubmit={save} data-testid="node-form" novalidate>
+          <h2>{editing() ? `Edit ${form()!.name}` : "Add a node"}</h2>
+          <div class="formgrid">
+            <label>Type<select name="type" value={form()!.type} onChange={field("type")} disabled={!!editing()}><option value="pve">Proxmox VE</option><option value="pbs">Proxmox Backup Server</option><option value="pmg">Proxmox Mail Gateway</option></select></label>
+            <label>Name<input name="name" value={form()!.name} onInput={field("name")} /><Show when={errs().name}><small class="error">{errs().name}</small></Show></label>
+            <label class="wide">Host URL<input name="host" placeholder="https://pve.example:8006" value={form()!.host} onInput={field("host")} /><Show when={errs().host}><small class="error">{errs().host}</small></Show></label>
+            <label>API token id<input name="tokenName" placeholder="root@pam!pulse" value={form()!.tokenName} onInput={field("tokenName")} /><Show when={errs().tokenName}><small class="error">{errs().tokenName}</small></Show></label>
+            <label>API token secret<input name="tokenValue" type="password" placeholder={editing() ? "unchanged" : ""} value={form()!.tokenValue} onInput={field("tokenValue")} /></label>
+            <label>…or user<input name="user" placeholder="root@pam" value={form()!.user} onInput={field("user")} /><Show when={errs().user}><small class="error">{errs().user}</small></Show></label>
+            <label>Password<input name="password" type="password" placeholder={editing() ? "unchanged" : ""} value={form()!.password} onInput={field("password")} /></label>
+            <label>TLS fingerprint (SHA-256)<input name="fingerprint" value={form()!.fingerprint} onInput={field("fingerprint")} /><Show when={errs().fingerprint}><small class="error">{errs().fingerprint}</small></Show></label>
+            <label class="row"><input name="verifySSL" type="checkbox" checked={form()!.verifySSL} onChange={field("verifySSL")} /> Verify the TLS certificate</label>
+          </div>
+          <Show when={errs().auth}><p class="error">{errs().auth}</p></Show>
+          <Show when={errs().form}><p class="error" role="alert" data-testid="node-error">{errs().form}</p></Show>
+          <Show when={test()}><p class={test()!.ok ? "okmsg" : "error"} role="status" data-testid="test-result">{test()!.ok ? "✓ " : "✗ "}{test()!.text}</p></Show>
+          <div class="buttons">
+            <button type="button" onClick={runTest} disabled={busy()} data-testid="test-connection">Test connection</button>
+            <button type="submit" class="primary" disabled={busy()}>Save</button>
+            <button type="button" class="ghost" onClick={() => setForm(null)}>Cancel</button>
+          </div>
+        </form>
+      </Show>
+    </div>
+  );
+}
