@@ -4,8 +4,8 @@
 //! `cargo bench --bench alerts` — prints median and p95 per tick. Env: `GUESTS` (default
 //! 10000), `TICKS` (default 60).
 
-use pulse::alerts::config::{AlertConfig, Hysteresis};
 use pulse::alerts::Engine;
+use pulse::alerts::config::{AlertConfig, Hysteresis};
 use pulse::model::*;
 use std::time::Instant;
 
@@ -21,7 +21,11 @@ fn guest(vmid: u32, cpu: f64) -> Guest {
         node: format!("n{}", vmid % 20),
         instance: "pve".into(),
         status: "running".into(),
-        kind: if vmid % 3 == 0 { "lxc" } else { "qemu" },
+        kind: if vmid.is_multiple_of(3) {
+            "lxc"
+        } else {
+            "qemu"
+        },
         cpu,
         cpus: 4,
         memory: Some(Memory {

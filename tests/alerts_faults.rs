@@ -315,9 +315,15 @@ fn acknowledgement_survives_a_server_restart() {
     assert_eq!(after["ackTime"], before["ackTime"]);
     assert_eq!(after["startTime"], before["startTime"]);
     // Polls resume and still see the fault: the same alert, still acknowledged.
-    let polled = get_json(&s, "/api/state")["lastUpdate"].as_i64().unwrap_or(0);
+    let polled = get_json(&s, "/api/state")["lastUpdate"]
+        .as_i64()
+        .unwrap_or(0);
     let started = Instant::now();
-    while get_json(&s, "/api/state")["lastUpdate"].as_i64().unwrap_or(0) <= polled + 2_000 {
+    while get_json(&s, "/api/state")["lastUpdate"]
+        .as_i64()
+        .unwrap_or(0)
+        <= polled + 2_000
+    {
         assert!(started.elapsed() < SLACK, "no polls after the restart");
         std::thread::sleep(Duration::from_millis(200));
     }

@@ -509,7 +509,12 @@ mod tests {
             let samples: Vec<(String, f64)> = names
                 .iter()
                 .enumerate()
-                .map(|(i, n)| (n.clone(), (i % 97) as f64 + if tick == 7 { 50.0 } else { 0.0 }))
+                .map(|(i, n)| {
+                    (
+                        n.clone(),
+                        (i % 97) as f64 + if tick == 7 { 50.0 } else { 0.0 },
+                    )
+                })
                 .collect();
             h.record(now, &samples).unwrap();
             now += 10_000;
@@ -518,7 +523,10 @@ mod tests {
             let n = names[i].as_str();
             let raw = h.query(&[n], 3_600_000, now).unwrap();
             assert_eq!(raw[n].len(), 40, "{n}");
-            assert!(raw[n].iter().all(|p| p.max == p.avg), "raw points: max is the value");
+            assert!(
+                raw[n].iter().all(|p| p.max == p.avg),
+                "raw points: max is the value"
+            );
             assert_eq!(raw[n][7].avg, (i % 97) as f64 + 50.0, "{n}");
             assert_eq!(raw[n][8].avg, (i % 97) as f64, "{n}");
             // Closed 1-minute slots carry the spike as their maximum.
