@@ -182,6 +182,12 @@ fn quiet_guest(st: &Value) -> Value {
 #[test]
 fn injected_faults_raise_alerts_that_resolve_when_lifted() {
     let sim = sim();
+    // The new fault keys are validated like the others: wrong types are a 400, nothing applied.
+    for bad in [r#"{"hotGuests": ["101"]}"#, r#"{"fullStorages": "local"}"#] {
+        let (status, reply) = sim.admin_send("POST", "/faults", bad);
+        assert_eq!(status, 400, "{bad}: {reply}");
+        assert!(reply["error"].is_string(), "{reply}");
+    }
     let tmp = tempfile::tempdir().unwrap();
     let mut s = start_server(tmp.path());
     let st = configure(&s, &sim);
