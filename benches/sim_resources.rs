@@ -9,7 +9,7 @@ use pulse::sim::dynamics::Ctx;
 use pulse::sim::fleet::{Fleet, FleetSpec};
 use pulse::sim::pve::PveView;
 use pulse::sim::{self, SimConfig};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -56,11 +56,11 @@ fn main() {
 
     // render only: the route handler plus JSON serialisation, no network
     let fleet = Fleet::generate(&spec);
-    let offline = BTreeSet::new();
+    let faults = pulse::sim::faults::FaultSet::default();
     let view = PveView {
         c: &fleet.pve[0],
         ctx: Ctx::new(1, now, "cluster1"),
-        offline: &offline,
+        faults: &faults,
         pbs: &[],
         fingerprint: "",
         ip: "127.0.0.1",

@@ -727,59 +727,7 @@ fn pending_review_holds_notifications_but_alerts_show() {
     assert!(matches!(ev.as_slice(), [AlertEvent::Deferred { .. }]));
 }
 
-/// Not a timed assertion (debug builds are slow); prints the figure for the docs.
-/// `cargo test --release alerts::tests::bench -- --ignored --nocapture`
-#[test]
-#[ignore]
-fn bench_10k_guests() {
-    let c = cfg();
-    let guests: Vec<Guest> = (0..10_000).map(|i| guest(100 + i, 0.5, 50.0)).collect();
-    let s = state(guests);
-    let mut e = Engine::default();
-    e.evaluate(&s, &c, T0);
-    let n = 20;
-    let start = std::time::Instant::now();
-    for i in 1..=n {
-        e.evaluate(&s, &c, T0 + i * 10 * SEC);
-    }
-    let per = start.elapsed() / n as u32;
-    println!("10,000 guests x 7 metrics: {per:?} per tick");
-    let seen = std::collections::HashSet::new();
-    let no = |_: &str| false;
-    let ctx = super::rules::Ctx {
-        now: T0,
-        seen_running: &seen,
-        is_active: &no,
-        touched: &seen,
-    };
-    let start = std::time::Instant::now();
-    let mut count = 0;
-    for _ in 0..n {
-        count += super::rules::observe(&s, &c, &ctx).len();
-    }
-    println!(
-        "  of which rules::observe: {:?} per tick ({} observations)",
-        start.elapsed() / n as u32,
-        count / n as usize
-    );
-    // Steady state with 1,000 of the guests above their CPU trigger (1,000 active alerts).
-    let hot: Vec<Guest> = (0..10_000)
-        .map(|i| guest(100 + i, if i % 10 == 0 { 0.9 } else { 0.5 }, 50.0))
-        .collect();
-    let s = state(hot);
-    let mut e = Engine::default();
-    e.evaluate(&s, &c, T0);
-    e.evaluate(&s, &c, T0 + 10 * SEC);
-    assert_eq!(e.active().count(), 1000);
-    let start = std::time::Instant::now();
-    for i in 2..n + 2 {
-        e.evaluate(&s, &c, T0 + i * 10 * SEC);
-    }
-    println!(
-        "  with 1,000 active alerts: {:?} per tick",
-        start.elapsed() / n as u32
-    );
-}
+// The 10,000-guest evaluation benchmark lives in benches/alerts.rs.
 
 #[test]
 fn per_filesystem_disk_alerts() {

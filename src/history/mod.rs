@@ -3,9 +3,15 @@
 //!
 //! Layout, chosen for the write path (one write transaction per tick): slots are time-major
 //! blobs, key = (tier, ring slot, series group), value = the slot's start time followed by
-//! `GROUP` × (average f32, maximum f32). A tick writes ⌈series/GROUP⌉ small blobs for the
-//! finest tier; coarser tiers accumulate in memory and are written when their slot closes.
-//! Readers fetch one blob per (slot, group) and take what they need from it.
+//! one point per series of the group: (average f32, maximum f32) in the coarse tiers, the
+//! average alone in the raw tier (a raw slot holds one sample, so its maximum is its average).
+//! A tick writes ⌈series/GROUP⌉ blobs for the finest tier; coarser tiers accumulate in memory
+//! and are written when their slot closes. Readers fetch one blob per (slot, group) and take
+//! what they need from it.
+//!
+//! `GROUP` is sized so that a full coarse blob fills one 4 KiB redb leaf page on its own and
+//! two raw blobs share one: redb splits leaves in half, and with the old 1 KiB blobs the
+//! mostly ascending keys left pages half empty (the file was 2.6× the data).
 
 pub mod charts;
 pub mod feed;
@@ -17,9 +23,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tiers::{TIERS, Tier};
 
-/// Series per blob. 128 × 8 bytes ≈ 1 KiB values: cheap to write, cheap to read one series.
-pub const GROUP: u32 = 128;
+/// Series per blob: 8 + 500 × 8 = 4,008 bytes (coarse) and 8 + 500 × 4 = 2,008 bytes (raw),
+/// so one coarse blob or two raw blobs fill a 4 KiB leaf (redb adds 16 bytes per entry and a
+/// 4-byte page header). The last group's blob holds only the series that exist, so a small
+/// fleet does not pay for a full group.
+pub const GROUP: u32 = 500;
 const HEADER: usize = 8;
+
+/// Bytes per point in tier `ti`: the raw tier stores the average only.
+const fn point_bytes(ti: usize) -> usize {
+    if ti == 0 { 4 } else { 8 }
+}
 
 use crate::store::tables::{HISTORY_SERIES as SERIES, HISTORY_SLOTS as SLOTS};
 
@@ -220,19 +234,22 @@ impl History {
         start: i64,
         ti: usize,
     ) -> Result<(), StoreError> {
-        let groups = (self.names.len() as u32).div_ceil(GROUP);
+        let n = self.names.len() as u32;
+        let groups = n.div_ceil(GROUP);
         let ring = tier.ring_index(start);
-        let mut buf = Vec::with_capacity(HEADER + GROUP as usize * 8);
+        let mut buf = Vec::with_capacity(HEADER + GROUP as usize * point_bytes(ti));
         for g in 0..groups {
             buf.clear();
             buf.extend_from_slice(&start.to_le_bytes());
-            for i in (g * GROUP)..((g + 1) * GROUP) {
+            for i in (g * GROUP)..((g + 1) * GROUP).min(n) {
                 let (avg, max) = self.acc[ti]
                     .get(i as usize)
                     .and_then(Acc::value)
                     .unwrap_or((f32::NAN, f32::NAN));
                 buf.extend_from_slice(&avg.to_le_bytes());
-                buf.extend_from_slice(&max.to_le_bytes());
+                if ti > 0 {
+                    buf.extend_from_slice(&max.to_le_bytes());
+                }
             }
             t.insert(slot_key(tier.id, ring, g), buf.as_slice())
                 .map_err(StoreError::db)?;
@@ -304,10 +321,15 @@ impl History {
                         continue; // an older lap of the ring: no data for this slot
                     }
                     let base = g * GROUP;
+                    let width = point_bytes(ti);
                     Box::new(move |i: u32| {
-                        let off = HEADER + ((i - base) as usize) * 8;
+                        let off = HEADER + ((i - base) as usize) * width;
                         let avg = f32::from_le_bytes(bytes.get(off..off + 4)?.try_into().ok()?);
-                        let max = f32::from_le_bytes(bytes.get(off + 4..off + 8)?.try_into().ok()?);
+                        let max = if width == 8 {
+                            f32::from_le_bytes(bytes.get(off + 4..off + 8)?.try_into().ok()?)
+                        } else {
+                            avg
+                        };
                         (!avg.is_nan()).then_some((avg, max))
                     })
                 };
@@ -474,6 +496,47 @@ mod tests {
             "{:?}",
             q["g|cpu|new"]
         );
+    }
+
+    #[test]
+    fn series_across_several_groups_keep_their_own_values() {
+        let dir = tempdir();
+        let mut h = open(dir.path(), T0);
+        // 1,100 series: two full groups and a partial third one.
+        let names: Vec<String> = (0..1_100).map(|i| format!("g|cpu|vm{i}")).collect();
+        let mut now = T0;
+        for tick in 0..40 {
+            let samples: Vec<(String, f64)> = names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    (
+                        n.clone(),
+                        (i % 97) as f64 + if tick == 7 { 50.0 } else { 0.0 },
+                    )
+                })
+                .collect();
+            h.record(now, &samples).unwrap();
+            now += 10_000;
+        }
+        for i in [0usize, 499, 500, 999, 1_000, 1_099] {
+            let n = names[i].as_str();
+            let raw = h.query(&[n], 3_600_000, now).unwrap();
+            assert_eq!(raw[n].len(), 40, "{n}");
+            assert!(
+                raw[n].iter().all(|p| p.max == p.avg),
+                "raw points: max is the value"
+            );
+            assert_eq!(raw[n][7].avg, (i % 97) as f64 + 50.0, "{n}");
+            assert_eq!(raw[n][8].avg, (i % 97) as f64, "{n}");
+            // Closed 1-minute slots carry the spike as their maximum.
+            let four = h.query(&[n], 4 * 3_600_000, now).unwrap();
+            assert!(
+                four[n].iter().any(|p| p.max == (i % 97) as f64 + 50.0),
+                "{n}: {:?}",
+                four[n]
+            );
+        }
     }
 
     #[test]

@@ -24,6 +24,10 @@ pub struct FaultSet {
     pub down: bool,
     /// Nodes (PVE) that are offline.
     pub offline_nodes: BTreeSet<String>,
+    /// Guests (PVE, by vmid) whose CPU is pinned at `HOT_GUEST_CPU` while they run.
+    pub hot_guests: BTreeSet<u32>,
+    /// Storages (PVE, by name) reported `FULL_STORAGE_USED` full on every node.
+    pub full_storages: BTreeSet<String>,
     /// Bumped to invalidate every ticket issued so far.
     pub ticket_generation: u64,
     /// Tickets issued before this Unix second are expired.
@@ -47,6 +51,10 @@ pub struct FaultPatch {
     pub offline_nodes: Option<Vec<String>>,
     /// Bring these nodes back.
     pub online_nodes: Option<Vec<String>>,
+    /// Replaces the set of hot guests (vmids; `[]` cools them all).
+    pub hot_guests: Option<Vec<u32>>,
+    /// Replaces the set of full storages (names; `[]` empties them all).
+    pub full_storages: Option<Vec<String>>,
     /// true: every ticket issued so far becomes invalid (signature no longer matches).
     pub invalidate_tickets: Option<bool>,
     /// true: every ticket issued so far counts as expired.
@@ -54,6 +62,11 @@ pub struct FaultPatch {
     /// true: serve a freshly generated certificate (new fingerprint).
     pub rotate_certificate: Option<bool>,
 }
+
+/// CPU share of a hot guest: well above any sane alert threshold, below the 100 % clamp.
+pub const HOT_GUEST_CPU: f64 = 0.95;
+/// Used share of a full storage.
+pub const FULL_STORAGE_USED: f64 = 0.99;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum FaultError {
@@ -126,6 +139,12 @@ impl FaultPatch {
         for n in self.online_nodes.iter().flatten() {
             f.offline_nodes.remove(n);
         }
+        if let Some(v) = &self.hot_guests {
+            f.hot_guests = v.iter().copied().collect();
+        }
+        if let Some(v) = &self.full_storages {
+            f.full_storages = v.iter().cloned().collect();
+        }
         if self.invalidate_tickets == Some(true) {
             f.ticket_generation += 1;
         }
@@ -180,11 +199,15 @@ impl FaultPatch {
                 }
                 "down" if v.is_empty() => p.down = Some(true),
                 "offline" if !v.is_empty() => p.offline_nodes = Some(vec![v.to_string()]),
+                "hot-guest" => {
+                    p.hot_guests = Some(vec![v.parse().map_err(|_| syn("expected a vmid"))?])
+                }
+                "full-storage" if !v.is_empty() => p.full_storages = Some(vec![v.to_string()]),
                 "expire-tickets" if v.is_empty() => p.expire_tickets = Some(true),
                 "invalidate-tickets" if v.is_empty() => p.invalidate_tickets = Some(true),
                 _ => {
                     return Err(syn(
-                        "unknown fault (latency, error-rate, error-status, hang-rate, reset-rate, invalid-json-rate, down, offline=NODE, expire-tickets, invalidate-tickets)",
+                        "unknown fault (latency, error-rate, error-status, hang-rate, reset-rate, invalid-json-rate, down, offline=NODE, hot-guest=VMID, full-storage=NAME, expire-tickets, invalidate-tickets)",
                     ));
                 }
             }
@@ -242,6 +265,20 @@ mod tests {
         assert!(FaultPatch::parse_cli("error-status=404").is_err());
         assert!(FaultPatch::parse_cli("explode").is_err());
         assert!(FaultPatch::parse_cli("latency=abc").is_err());
+        let p = FaultPatch::parse_cli("hot-guest=101,cluster1:full-storage=local").unwrap();
+        assert_eq!(p[0].hot_guests, Some(vec![101]));
+        assert_eq!(p[1].full_storages, Some(vec!["local".to_string()]));
+        assert!(FaultPatch::parse_cli("hot-guest=abc").is_err());
+        // Lists replace the set; an empty list lifts the fault.
+        let mut f = FaultSet::default();
+        p[0].apply(&mut f, 0);
+        assert!(f.hot_guests.contains(&101));
+        FaultPatch {
+            hot_guests: Some(vec![]),
+            ..Default::default()
+        }
+        .apply(&mut f, 0);
+        assert!(f.hot_guests.is_empty());
     }
 
     #[test]

@@ -361,7 +361,7 @@ fn route(
         Product::Pve => PveView {
             c: &fleet.pve[inst.index],
             ctx,
-            offline: &faults.offline_nodes,
+            faults,
             pbs: &fleet.pbs,
             fingerprint: &fp,
             ip: &state.ip,

@@ -4,11 +4,11 @@
 
 use super::api::{ApiError, ApiResult, Req, fmt2, parse_vmid, rfc3339, vzdump_stamp, with_total};
 use super::dynamics::{self as dy, Ctx, DAY, GuestNow};
+use super::faults::FaultSet;
 use super::fleet::{Agent, Guest, Kind, OS_LIST, PbsServer, PveCluster};
 use super::noise::{hash, unit};
 use super::pbs;
 use serde_json::{Map, Value, json};
-use std::collections::BTreeSet;
 
 /// One guest of `/cluster/resources`, serialised directly (no `Value` tree).
 #[derive(serde::Serialize)]
@@ -47,7 +47,8 @@ struct ResGuest<'a> {
 pub struct PveView<'a> {
     pub c: &'a PveCluster,
     pub ctx: Ctx,
-    pub offline: &'a BTreeSet<String>,
+    /// Faults in effect for this instance (offline nodes, hot guests, full storages).
+    pub faults: &'a FaultSet,
     pub pbs: &'a [PbsServer],
     pub fingerprint: &'a str,
     pub ip: &'a str,
@@ -71,7 +72,7 @@ fn upid(node: &str, pid: u32, pstart: u32, start: i64, ty: &str, id: &str, user:
 
 impl<'a> PveView<'a> {
     fn online(&self, node: usize) -> bool {
-        !self.offline.contains(&self.c.nodes[node].name)
+        !self.faults.offline_nodes.contains(&self.c.nodes[node].name)
     }
 
     /// Resolves `{node}` the way PVE does: unknown names fail name resolution, offline members
@@ -117,7 +118,11 @@ impl<'a> PveView<'a> {
     }
 
     fn now(&self, g: &Guest, t_ms: i64) -> GuestNow {
-        dy::guest_now(&self.ctx, g, t_ms)
+        let mut n = dy::guest_now(&self.ctx, g, t_ms);
+        if n.running && self.faults.hot_guests.contains(&g.vmid) {
+            n.cpu = super::faults::HOT_GUEST_CPU;
+        }
+        n
     }
 
     pub fn route(&self, req: &Req) -> ApiResult {
@@ -768,6 +773,12 @@ impl<'a> PveView<'a> {
                 .find(|p| (s.stype == "rbd") == (p.name == "ceph-vm"));
             let frac = pool.map(|p| p.used_frac).unwrap_or(0.1);
             return (raw, dy::storage_used(&self.ctx, &s.name, raw, frac, t_ms));
+        }
+        if self.faults.full_storages.contains(&s.name) {
+            return (
+                s.total,
+                (s.total as f64 * super::faults::FULL_STORAGE_USED) as u64,
+            );
         }
         (
             s.total,

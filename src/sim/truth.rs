@@ -52,7 +52,7 @@ pub fn instance_truth(state: &SimState, name: &str) -> Option<Value> {
             let view = PveView {
                 c,
                 ctx,
-                offline: &faults.offline_nodes,
+                faults: &faults,
                 pbs: &fleet.pbs,
                 fingerprint: &fps,
                 ip: &state.ip,

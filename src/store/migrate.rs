@@ -12,12 +12,14 @@ use redb::{ReadableDatabase, TableError, WriteTransaction};
 /// - 3: adds `history_slots` and `history_series` (metric history rings).
 /// - 4: adds `api_tokens`, `sessions`, `lockout`, `audit` (security).
 /// - 5: adds `alerts_active` and `alert_history` (the alert engine's durable state).
-pub const CURRENT_SCHEMA: u32 = 5;
+/// - 6: new `history_slots` blob layout (500 series per blob, raw tier average-only); the old
+///   blobs cannot be read with it, so the slots are emptied (see `v5_to_v6`).
+pub const CURRENT_SCHEMA: u32 = 6;
 
 type Step = fn(&WriteTransaction) -> Result<(), redb::Error>;
 
 /// `STEPS[i]` migrates version `i + 1` to `i + 2`.
-const STEPS: &[Step] = &[v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5];
+const STEPS: &[Step] = &[v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5, v5_to_v6];
 
 fn v1_to_v2(tx: &WriteTransaction) -> Result<(), redb::Error> {
     tx.open_table(SECRETS)?;
@@ -42,6 +44,17 @@ fn v3_to_v4(tx: &WriteTransaction) -> Result<(), redb::Error> {
 fn v4_to_v5(tx: &WriteTransaction) -> Result<(), redb::Error> {
     tx.open_table(ALERTS_ACTIVE)?;
     tx.open_table(ALERT_HISTORY)?;
+    Ok(())
+}
+
+/// History blobs changed layout (128 → 500 series per blob, 8 → 4 bytes per raw point). The
+/// old slots are dropped rather than converted: history is a cache of at most 31 days that
+/// refills by itself, and a conversion would have to rewrite up to ~1 GiB in one transaction.
+/// The series registry (names → indexes) is kept, so ids stay stable. Documented in
+/// docs/history.md ("Upgrading").
+fn v5_to_v6(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    tx.delete_table(HISTORY_SLOTS)?;
+    tx.open_table(HISTORY_SLOTS)?;
     Ok(())
 }
 
@@ -229,6 +242,56 @@ pub(crate) mod tests {
                 .unwrap()
                 .value(),
             r#"{"logLevel":"info"}"#
+        );
+    }
+
+    #[test]
+    fn v5_history_slots_are_reset_and_everything_else_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pulse.redb");
+        write_v3_file(&path, ("node/a", b"sealed"));
+        {
+            // Bring it to v5 as that build did, then add old-layout history and an alert.
+            let db = redb::Database::create(&path).unwrap();
+            let tx = db.begin_write().unwrap();
+            for step in &STEPS[2..4] {
+                step(&tx).unwrap();
+            }
+            tx.open_table(HISTORY_SLOTS)
+                .unwrap()
+                .insert(7u64, [0u8; 1032].as_slice())
+                .unwrap();
+            tx.open_table(HISTORY_SERIES)
+                .unwrap()
+                .insert("g|cpu|vm1", [1u8; 12].as_slice())
+                .unwrap();
+            tx.open_table(ALERTS_ACTIVE)
+                .unwrap()
+                .insert("a1", "{}")
+                .unwrap();
+            write_version(&tx, 5).unwrap();
+            tx.commit().unwrap();
+        }
+        let db = redb::Database::create(&path).unwrap();
+        assert_eq!(migrate(&db).unwrap(), 5);
+        assert_eq!(read_version(&db).unwrap(), Some(CURRENT_SCHEMA));
+        let rx = db.begin_read().unwrap();
+        use redb::ReadableTableMetadata;
+        assert_eq!(
+            rx.open_table(HISTORY_SLOTS).unwrap().len().unwrap(),
+            0,
+            "old-layout blobs are dropped"
+        );
+        assert_eq!(rx.open_table(HISTORY_SERIES).unwrap().len().unwrap(), 1);
+        assert_eq!(rx.open_table(ALERTS_ACTIVE).unwrap().len().unwrap(), 1);
+        assert_eq!(
+            rx.open_table(SECRETS)
+                .unwrap()
+                .get("node/a")
+                .unwrap()
+                .unwrap()
+                .value(),
+            b"sealed"
         );
     }
 

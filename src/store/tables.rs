@@ -11,7 +11,7 @@ pub const SETTINGS: TableDefinition<&str, &str> = TableDefinition::new("settings
 pub const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("secrets");
 
 /// Metric history slots (see `history`): key = tier ‖ ring slot ‖ series group (u64),
-/// value = slot start (i64 LE) ‖ GROUP × (avg f32, max f32).
+/// value = slot start (i64 LE) ‖ per series of the group: avg f32 (raw tier) or avg, max f32 (v6).
 pub const HISTORY_SLOTS: TableDefinition<u64, &[u8]> = TableDefinition::new("history_slots");
 /// Metric history series registry: name → index (u32 LE) ‖ born (i64 LE, ms).
 pub const HISTORY_SERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("history_series");
