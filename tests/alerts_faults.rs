@@ -3,11 +3,9 @@
 //! through the simulator's admin `/faults` endpoint — a node offline, a guest at 95 % CPU, a
 //! full storage — and each alert must appear in `/api/alerts/active` and
 //! `/api/state.activeAlerts` within the configured grace time, then resolve once the fault is
-//! lifted. An acknowledgement survives a restart of the server on the same data dir.
-//!
-//! A failed PBS verify job is not covered here: Pulse's PBS poller does not read verify jobs
-//! (the reference never fills `verifyJobs` either), so no simulator fault can reach the
-//! engine; the rule itself is covered by `alerts_live` and the engine's unit tests.
+//! lifted. A PBS verification job that fails (`failedVerifies`) raises a critical alert that
+//! resolves once the job passes again. An acknowledgement survives a restart of the server on
+//! the same data dir.
 
 mod common;
 
@@ -339,4 +337,100 @@ fn acknowledgement_survives_a_server_restart() {
     // Lifting the fault resolves it.
     fault(&sim, json!({"hotGuests": []}));
     wait_alert(&s, "resolved", false, &|x| x["id"] == id.as_str());
+}
+
+#[test]
+fn failed_pbs_verify_job_raises_a_critical_alert_until_it_passes() {
+    let sim = Sim::start(&[
+        "--clusters",
+        "1",
+        "--nodes",
+        "1",
+        "--guests",
+        "2",
+        "--standalone",
+        "0",
+        "--pbs",
+        "1",
+        "--pmg",
+        "0",
+        "--seed",
+        "11",
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cmd = command(tmp.path(), port);
+    cmd.env("PBS_POLLING_INTERVAL", "1")
+        .stderr(std::process::Stdio::null());
+    let mut s = Server {
+        child: cmd.spawn().unwrap(),
+        port,
+        dir: tmp.path().to_path_buf(),
+        _tmp: None,
+    };
+    wait_healthy(&s.url("/api/health"), Duration::from_secs(15));
+    let i = sim.inst("pbs1");
+    let mut body =
+        json!({"type": "pbs", "name": "backup", "host": i["url"], "fingerprint": i["fingerprint"]});
+    if i["tokenId"].is_string() {
+        body["tokenName"] = i["tokenId"].clone();
+        body["tokenValue"] = i["tokenValue"].clone();
+    } else {
+        body["user"] = i["user"].clone();
+        body["password"] = i["password"].clone();
+    }
+    let r = json_send(&s, "POST", "/api/config/nodes", &body);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = json_send(
+        &s,
+        "PUT",
+        "/api/alerts/config",
+        &json!({"enabled": true, "activationState": "active"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // The job results arrive with the first poll; pick a datastore whose last verification passed.
+    let started = Instant::now();
+    let (pbs_id, job) = loop {
+        let st = get_json(&s, "/api/state");
+        let pbs = &st["pbs"][0];
+        if let Some(jobs) = pbs["verifyJobs"].as_array().filter(|j| !j.is_empty()) {
+            let ok = jobs
+                .iter()
+                .find(|j| j["status"] == "ok")
+                .expect("a passing verify job")
+                .clone();
+            assert!(
+                ok["id"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(ok["store"].as_str().unwrap()),
+                "{ok}"
+            );
+            break (pbs["id"].as_str().unwrap().to_string(), ok);
+        }
+        assert!(started.elapsed() < SLACK, "no verify jobs: {}", st["pbs"]);
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let alert_id = format!("pbs-job-{pbs_id}-verify-{}", job["id"].as_str().unwrap());
+    let is_it = |a: &Value| a["id"] == alert_id.as_str();
+    wait_alert(&s, "failed verify", false, &is_it);
+
+    fault(&sim, json!({"failedVerifies": [job["store"]]}));
+    let a = wait_alert(&s, "failed verify", true, &is_it);
+    assert_eq!(a["level"], "critical", "{a}");
+    assert!(a["message"].as_str().unwrap().contains("verify job"), "{a}");
+    let st = get_json(&s, "/api/state");
+    let failed = find(&st["pbs"][0]["verifyJobs"], &|j| j["id"] == job["id"])
+        .unwrap()
+        .clone();
+    assert_eq!(failed["status"], "error", "{failed}");
+    assert!(
+        failed["error"].as_str().unwrap().contains("failed"),
+        "{failed}"
+    );
+
+    fault(&sim, json!({"failedVerifies": []}));
+    wait_alert(&s, "failed verify", false, &is_it);
+    assert_eq!(s.stop().code(), Some(0));
 }

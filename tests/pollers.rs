@@ -994,6 +994,21 @@ fn pbs_routes(s: &Seen) -> Reply {
         }
         "/admin/datastore" => json!([{"store":"slow-xfs","comment":""}]),
         "/status/datastore-usage" => fx("pbs/status-datastore-usage.1.json"),
+        // Hand-written in PBS's task-list shape (no real body in the fixtures): a running
+        // verification, the one before it failed, an older one passed; a GC with warnings.
+        "/nodes/localhost/tasks" => json!([
+            {"upid":"UPID:localhost:1:2:3:verificationjob:slow-xfs\\x3av-1:root@pam:","node":"localhost",
+             "worker_type":"verificationjob","worker_id":"slow-xfs:v-1","starttime":1742900000,"user":"root@pam"},
+            {"upid":"UPID:localhost:1:2:4:verificationjob:slow-xfs\\x3av-1:root@pam:","node":"localhost",
+             "worker_type":"verificationjob","worker_id":"slow-xfs:v-1","starttime":1742800000,
+             "endtime":1742802400,"status":"TASK ERROR: verification failed - please check the log for details","user":"root@pam"},
+            {"upid":"UPID:localhost:1:2:5:verificationjob:slow-xfs\\x3av-1:root@pam:","node":"localhost",
+             "worker_type":"verificationjob","worker_id":"slow-xfs:v-1","starttime":1742700000,
+             "endtime":1742702400,"status":"OK","user":"root@pam"},
+            {"upid":"UPID:localhost:1:2:6:garbage_collection:slow-xfs:root@pam:","node":"localhost",
+             "worker_type":"garbage_collection","worker_id":"slow-xfs","starttime":1742750000,
+             "endtime":1742751000,"status":"WARNINGS: 2","user":"root@pam"}
+        ]),
         "/admin/datastore/slow-xfs/namespace" => fx("pbs/admin-datastore-store-namespace.1.json"),
         "/admin/datastore/slow-xfs/gc" => {
             json!({"store":"slow-xfs","index-data-bytes":3000,"disk-bytes":1000})
@@ -1064,16 +1079,76 @@ fn pbs_instance_datastores_and_backups() {
         "newest first"
     );
 
-    // Regular cycle: 4 requests whatever the number of datastores; backups carried.
+    // Job results: the newest finished run per job.
+    let v = i
+        .verify_jobs
+        .as_ref()
+        .expect("verify jobs monitored by default");
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(
+        (&v[0]["id"], &v[0]["status"]),
+        (&json!("slow-xfs:v-1"), &json!("error"))
+    );
+    assert_eq!(v[0]["lastRunStart"], 1742800000);
+    let g = i.garbage_jobs.as_ref().unwrap();
+    assert_eq!(
+        (&g[0]["status"], &g[0]["warnings"]),
+        (&json!("ok"), &json!("WARNINGS: 2"))
+    );
+    assert_eq!(i.sync_jobs.as_deref(), Some(&[][..]));
+
+    // Regular cycle: 5 requests whatever the number of datastores (the fifth is the task
+    // list behind the job results); backups carried.
     server.clear();
     clock.advance(10_000);
     let s2 = p.poll(Some(&s)).expect("poll 2");
-    assert_eq!(server.requests().len(), 4, "{:?}", paths(&server));
+    assert_eq!(server.requests().len(), 5, "{:?}", paths(&server));
+    assert!(paths(&server).iter().any(|p| p == "/nodes/localhost/tasks"));
     assert_eq!(s2.pbs_backups, s.pbs_backups);
     assert_eq!(
         s2.pbs[0].datastores.as_ref().unwrap()[0].deduplication_factor,
         Some(3.0)
     );
+}
+
+/// A task list that fails or answers garbage keeps the previous job results; nothing panics.
+#[test]
+fn pbs_bad_task_list_keeps_previous_job_results() {
+    let server = MockServer::start(pbs_routes);
+    let clock = ManualClock::at(T0);
+    let p = pbs_poller(&server.url(), &clock);
+    let s = p.poll(None).expect("poll 1");
+    let jobs = s.pbs[0].verify_jobs.clone();
+    assert_eq!(jobs.as_ref().map(Vec::len), Some(1));
+    for bad in [
+        Reply::raw(500, "boom"),
+        Reply::raw(200, "<html>login</html>"),
+        Reply::data(json!({"not": "a list"})),
+    ] {
+        let bad = std::sync::Arc::new(std::sync::Mutex::new(Some(bad)));
+        server.set_handler(move |s| {
+            if api_path(s) == "/nodes/localhost/tasks" {
+                if let Some(r) = bad.lock().unwrap().take() {
+                    return r;
+                }
+            }
+            pbs_routes(s)
+        });
+        clock.advance(10_000);
+        let s2 = p
+            .poll(Some(&s))
+            .expect("a bad task list does not fail the poll");
+        assert_eq!(s2.pbs[0].verify_jobs, jobs);
+        assert_eq!(s2.pbs[0].status, "online");
+    }
+    // A list whose entries are no job runs is an answer: no job results (not the old ones).
+    server.set_handler(|s| match api_path(s) {
+        "/nodes/localhost/tasks" => Reply::data(json!([{"worker_type": 7, "starttime": "x"}])),
+        _ => pbs_routes(s),
+    });
+    clock.advance(10_000);
+    let s3 = p.poll(Some(&s)).expect("poll");
+    assert_eq!(s3.pbs[0].verify_jobs.as_deref(), Some(&[][..]));
 }
 
 #[test]

@@ -77,10 +77,10 @@ pub fn monitor_defaults(kind: Kind) -> &'static [(&'static str, bool)] {
         Kind::Pbs => &[
             ("monitorBackups", true),
             ("monitorDatastores", true),
-            ("monitorSyncJobs", false),
-            ("monitorVerifyJobs", false),
-            ("monitorPruneJobs", false),
-            ("monitorGarbageJobs", false),
+            ("monitorSyncJobs", true),
+            ("monitorVerifyJobs", true),
+            ("monitorPruneJobs", true),
+            ("monitorGarbageJobs", true),
         ],
         Kind::Pmg => &[
             ("monitorMailStats", true),

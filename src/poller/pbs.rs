@@ -1,12 +1,14 @@
 //! One PBS instance per poller (spec/proxmox-api.md §6). Regular cycle: `/version`,
-//! `/nodes/localhost/status`, `/admin/datastore`, `/status/datastore-usage` (4 requests,
-//! whatever the number of datastores). Every `backup_polling_cycles`-th cycle (and the
+//! `/nodes/localhost/status`, `/admin/datastore`, `/status/datastore-usage`, and
+//! `/nodes/localhost/tasks` when job results are monitored (5 requests, whatever the number of
+//! datastores). Every `backup_polling_cycles`-th cycle (and the
 //! first) also: namespaces and dedup factor per datastore, and one snapshot listing per
 //! namespace.
 
 use super::clock::Clock;
 use super::config::{Conn, LazyClient, PbsInstanceConfig, failure};
 use super::map::pbs as map;
+use super::map::pbs_jobs as map_jobs;
 use crate::model::{PbsBackup, PbsDatastore, PbsInstance, PbsNamespace, State};
 use crate::monitor::{InstancePoller, PollFailure};
 use crate::proxmox::types::pbs::{DatastoreUsage, GcStatus};
@@ -16,6 +18,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 const LIVENESS_TIMEOUT: Duration = Duration::from_secs(10);
+/// Tasks read per cycle: a few days of a busy PBS's job runs (backups included).
+const TASK_WINDOW: u32 = 500;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -103,6 +107,7 @@ impl PbsPoller {
             inst.uptime = s.uptime;
         }
         let prev_inst = previous.and_then(|p| p.pbs.iter().find(|i| i.id == id));
+        self.jobs(api, &mut inst, prev_inst);
         let prev_stores: HashMap<&str, &PbsDatastore> = prev_inst
             .and_then(|i| i.datastores.as_ref())
             .map(|d| d.iter().map(|s| (s.name.as_str(), s)).collect())
@@ -186,6 +191,38 @@ impl PbsPoller {
         }
         out.pbs.push(inst);
         Ok(out)
+    }
+
+    /// Job results from one task listing per cycle; when it fails the previous results stay.
+    fn jobs(&self, api: &PbsClient, inst: &mut PbsInstance, prev: Option<&PbsInstance>) {
+        let c = &self.cfg;
+        let kinds = map_jobs::JobKinds {
+            sync: c.monitor_sync_jobs,
+            verify: c.monitor_verify_jobs,
+            prune: c.monitor_prune_jobs,
+            garbage: c.monitor_garbage_jobs,
+        };
+        if !(kinds.sync || kinds.verify || kinds.prune || kinds.garbage) {
+            return;
+        }
+        let on = |flag: bool, v: Vec<serde_json::Value>| flag.then_some(v);
+        match api.tasks(TASK_WINDOW) {
+            Ok(tasks) => {
+                let j = map_jobs::jobs(&tasks, kinds);
+                inst.sync_jobs = on(kinds.sync, j.sync);
+                inst.verify_jobs = on(kinds.verify, j.verify);
+                inst.prune_jobs = on(kinds.prune, j.prune);
+                inst.garbage_jobs = on(kinds.garbage, j.garbage);
+            }
+            Err(_) => {
+                if let Some(p) = prev {
+                    inst.sync_jobs = p.sync_jobs.clone();
+                    inst.verify_jobs = p.verify_jobs.clone();
+                    inst.prune_jobs = p.prune_jobs.clone();
+                    inst.garbage_jobs = p.garbage_jobs.clone();
+                }
+            }
+        }
     }
 
     /// One listing per namespace; a namespace whose listing fails keeps its previous backups.

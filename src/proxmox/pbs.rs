@@ -53,6 +53,12 @@ impl PbsClient {
         self.api.get_with(path, query, CallOptions { timeout })
     }
 
+    /// `GET /nodes/localhost/tasks?limit=N`: the newest `limit` tasks, newest first.
+    pub fn tasks(&self, limit: u32) -> Result<Vec<PbsTask>, ProxmoxError> {
+        let limit = limit.to_string();
+        self.list("/nodes/localhost/tasks", &[("limit", &limit)], None)
+    }
+
     /// `GET /version`
     pub fn version(&self) -> Result<PbsVersion, ProxmoxError> {
         self.one("/version", &[], None)

@@ -28,6 +28,8 @@ pub struct FaultSet {
     pub hot_guests: BTreeSet<u32>,
     /// Storages (PVE, by name) reported `FULL_STORAGE_USED` full on every node.
     pub full_storages: BTreeSet<String>,
+    /// Datastores (PBS, by name) whose verification jobs fail.
+    pub failed_verifies: BTreeSet<String>,
     /// Bumped to invalidate every ticket issued so far.
     pub ticket_generation: u64,
     /// Tickets issued before this Unix second are expired.
@@ -55,6 +57,8 @@ pub struct FaultPatch {
     pub hot_guests: Option<Vec<u32>>,
     /// Replaces the set of full storages (names; `[]` empties them all).
     pub full_storages: Option<Vec<String>>,
+    /// Replaces the set of datastores whose verification jobs fail (PBS; `[]` heals them).
+    pub failed_verifies: Option<Vec<String>>,
     /// true: every ticket issued so far becomes invalid (signature no longer matches).
     pub invalidate_tickets: Option<bool>,
     /// true: every ticket issued so far counts as expired.
@@ -145,6 +149,9 @@ impl FaultPatch {
         if let Some(v) = &self.full_storages {
             f.full_storages = v.iter().cloned().collect();
         }
+        if let Some(v) = &self.failed_verifies {
+            f.failed_verifies = v.iter().cloned().collect();
+        }
         if self.invalidate_tickets == Some(true) {
             f.ticket_generation += 1;
         }
@@ -203,11 +210,12 @@ impl FaultPatch {
                     p.hot_guests = Some(vec![v.parse().map_err(|_| syn("expected a vmid"))?])
                 }
                 "full-storage" if !v.is_empty() => p.full_storages = Some(vec![v.to_string()]),
+                "failed-verify" if !v.is_empty() => p.failed_verifies = Some(vec![v.to_string()]),
                 "expire-tickets" if v.is_empty() => p.expire_tickets = Some(true),
                 "invalidate-tickets" if v.is_empty() => p.invalidate_tickets = Some(true),
                 _ => {
                     return Err(syn(
-                        "unknown fault (latency, error-rate, error-status, hang-rate, reset-rate, invalid-json-rate, down, offline=NODE, hot-guest=VMID, full-storage=NAME, expire-tickets, invalidate-tickets)",
+                        "unknown fault (latency, error-rate, error-status, hang-rate, reset-rate, invalid-json-rate, down, offline=NODE, hot-guest=VMID, full-storage=NAME, failed-verify=DATASTORE, expire-tickets, invalidate-tickets)",
                     ));
                 }
             }

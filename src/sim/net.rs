@@ -370,6 +370,7 @@ fn route(
         Product::Pbs => PbsView {
             s: &fleet.pbs[inst.index],
             ctx,
+            faults,
             fingerprint: &fp,
         }
         .route(&req),

@@ -78,6 +78,7 @@ pub fn instance_truth(state: &SimState, name: &str) -> Option<Value> {
             let view = PbsView {
                 s,
                 ctx,
+                faults: &faults,
                 fingerprint: &fps,
             };
             let r = |p: &str, q: &[(&str, &str)]| get(&|req| view.route(req), p, q, now_ms);

@@ -8,6 +8,7 @@ pub mod fs;
 pub mod guest;
 pub mod node;
 pub mod pbs;
+pub mod pbs_jobs;
 pub mod pmg;
 pub mod rates;
 pub mod replication;

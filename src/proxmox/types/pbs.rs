@@ -342,3 +342,25 @@ impl<'de> Deserialize<'de> for SnapshotFile {
         })
     }
 }
+
+/// One entry of `GET /nodes/localhost/tasks` (newest first). Job runs carry the job in
+/// `worker_id`: `<store>` for garbage collection, `<store>:<job>` for verification and prune
+/// jobs, `<remote>:<remote-store>:<store>:<job>` for sync jobs.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct PbsTask {
+    #[serde(deserialize_with = "de::string")]
+    pub upid: String,
+    #[serde(deserialize_with = "de::string")]
+    pub worker_type: String,
+    #[serde(deserialize_with = "de::string")]
+    pub worker_id: String,
+    #[serde(deserialize_with = "de::i64")]
+    pub starttime: i64,
+    /// Absent while the task runs.
+    #[serde(deserialize_with = "de::opt_i64")]
+    pub endtime: Option<i64>,
+    /// `OK`, `WARNINGS: n`, an error text, or absent while running.
+    #[serde(deserialize_with = "de::opt_string")]
+    pub status: Option<String>,
+}
