@@ -184,8 +184,7 @@ fn handle(
                 }
                 hooks.push(w.clone());
                 config::save_webhooks(store, &hooks)?;
-                Ok(warp::reply::with_status(warp::reply::json(&w.masked()), StatusCode::CREATED)
-                    .into_response())
+                Ok(json_reply(&w.masked()))
             }
             _ => Err(not_allowed()),
         },
