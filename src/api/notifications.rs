@@ -37,7 +37,9 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
                     })
                     .await
                     .unwrap_or_else(|_| Err(ApiError::internal("An unexpected error occurred")));
-                    Ok::<Response, std::convert::Infallible>(r.unwrap_or_else(|e| e.into_response()))
+                    Ok::<Response, std::convert::Infallible>(
+                        r.unwrap_or_else(|e| e.into_response()),
+                    )
                 }
             },
         );
@@ -98,8 +100,10 @@ fn handle(
                 email.password.clear();
                 let mut apprise = config::load_apprise(store)?;
                 mask_apprise(&mut apprise);
-                let hooks: Vec<Webhook> =
-                    config::load_webhooks(store)?.iter().map(Webhook::masked).collect();
+                let hooks: Vec<Webhook> = config::load_webhooks(store)?
+                    .iter()
+                    .map(Webhook::masked)
+                    .collect();
                 Ok(json_reply(&json!({
                     "email": email,
                     "webhooks": hooks,
@@ -153,8 +157,9 @@ fn handle(
                 }
                 c.normalize();
                 if c.mode == "http" && !c.server_url.is_empty() {
-                    crate::notify::ssrf::check(&c.server_url, &n.allowlist())
-                        .map_err(|e| ApiError::bad_request(format!("Invalid Apprise server URL: {e}")))?;
+                    crate::notify::ssrf::check(&c.server_url, &n.allowlist()).map_err(|e| {
+                        ApiError::bad_request(format!("Invalid Apprise server URL: {e}"))
+                    })?;
                 }
                 config::save_apprise(store, &c)?;
                 mask_apprise(&mut c);
@@ -164,8 +169,10 @@ fn handle(
         },
         "webhooks" => match *method {
             Method::GET | Method::HEAD => {
-                let hooks: Vec<Webhook> =
-                    config::load_webhooks(store)?.iter().map(Webhook::masked).collect();
+                let hooks: Vec<Webhook> = config::load_webhooks(store)?
+                    .iter()
+                    .map(Webhook::masked)
+                    .collect();
                 Ok(json_reply(&hooks))
             }
             Method::POST => {
@@ -342,7 +349,10 @@ fn validate_email(c: &EmailConfig) -> Result<(), ApiError> {
     }
     for t in &c.to {
         if !t.trim().is_empty() && !addr_ok(t) {
-            fields.push(("to".to_string(), format!("{t:?} is not a valid email address")));
+            fields.push((
+                "to".to_string(),
+                format!("{t:?} is not a valid email address"),
+            ));
         }
     }
     if c.enabled {
@@ -359,20 +369,35 @@ fn validate_email(c: &EmailConfig) -> Result<(), ApiError> {
     if fields.is_empty() {
         return Ok(());
     }
-    let mut e = ApiError::bad_request(format!("Invalid email configuration: {}: {}", fields[0].0, fields[0].1));
+    let mut e = ApiError::bad_request(format!(
+        "Invalid email configuration: {}: {}",
+        fields[0].0, fields[0].1
+    ));
     e.fields = fields;
     Err(e)
 }
 
 const SERVICES: &[&str] = &[
-    "", "generic", "discord", "slack", "telegram", "teams", "teams-adaptive", "pagerduty",
-    "pushover", "gotify", "ntfy", "mattermost",
+    "",
+    "generic",
+    "discord",
+    "slack",
+    "telegram",
+    "teams",
+    "teams-adaptive",
+    "pagerduty",
+    "pushover",
+    "gotify",
+    "ntfy",
+    "mattermost",
 ];
 
 /// URL guard + template check + basic shape, for create and update.
 fn check_webhook(state: &AppState, w: &Webhook) -> Result<(), ApiError> {
     if w.url.trim().is_empty() {
-        return Err(ApiError::bad_request("Invalid webhook URL: URL is required"));
+        return Err(ApiError::bad_request(
+            "Invalid webhook URL: URL is required",
+        ));
     }
     if !SERVICES.contains(&w.service.as_str()) {
         return Err(ApiError::bad_request(format!(
@@ -383,7 +408,9 @@ fn check_webhook(state: &AppState, w: &Webhook) -> Result<(), ApiError> {
     }
     let m = w.method();
     if !["POST", "PUT", "PATCH", "GET"].contains(&m.as_str()) {
-        return Err(ApiError::bad_request(format!("Unsupported webhook method {m}")));
+        return Err(ApiError::bad_request(format!(
+            "Unsupported webhook method {m}"
+        )));
     }
     for (k, v) in &w.headers {
         if http::header::HeaderName::from_bytes(k.as_bytes()).is_err()
@@ -396,7 +423,14 @@ fn check_webhook(state: &AppState, w: &Webhook) -> Result<(), ApiError> {
     payload::validate_template(w, now)
         .map_err(|e| ApiError::bad_request(format!("Invalid webhook template: {}", e.0)))?;
     let a = payload::sample_alert(now);
-    let data = payload::template_data(std::slice::from_ref(&a), Kind::Alert, Some(w), "", None, now);
+    let data = payload::template_data(
+        std::slice::from_ref(&a),
+        Kind::Alert,
+        Some(w),
+        "",
+        None,
+        now,
+    );
     let (url, _) = webhook::prepare_url(w, &data)
         .map_err(|e| ApiError::bad_request(format!("Invalid webhook URL: {e}")))?;
     crate::notify::ssrf::check(&url, &state.inner.notify.allowlist())
@@ -455,7 +489,9 @@ fn test_webhook(state: &AppState, mut w: Webhook) -> Result<Response, ApiError> 
     }
     // A saved webhook tested from the UI arrives masked: use the stored secrets.
     if !w.id.is_empty()
-        && let Some(old) = config::load_webhooks(state.store())?.iter().find(|h| h.id == w.id)
+        && let Some(old) = config::load_webhooks(state.store())?
+            .iter()
+            .find(|h| h.id == w.id)
     {
         w.keep_secrets_from(old);
     }
@@ -473,7 +509,14 @@ fn test_webhook(state: &AppState, mut w: Webhook) -> Result<Response, ApiError> 
     let pre = payload::template_data(&alerts, Kind::Alert, Some(&w), "", public.as_deref(), now);
     let (url, chat) = webhook::prepare_url(&w, &pre)
         .map_err(|e| ApiError::bad_request(format!("Invalid webhook URL: {e}")))?;
-    let data = payload::template_data(&alerts, Kind::Alert, Some(&w), &chat, public.as_deref(), now);
+    let data = payload::template_data(
+        &alerts,
+        Kind::Alert,
+        Some(&w),
+        &chat,
+        public.as_deref(),
+        now,
+    );
     let tpl = payload::service_template(&w.service);
     let mut src_w = w.clone();
     if src_w.template.trim().is_empty()
@@ -492,7 +535,10 @@ fn test_webhook(state: &AppState, mut w: Webhook) -> Result<Response, ApiError> 
         }
     }
     if w.service == "ntfy" {
-        headers.push(("Title".into(), format!("WARNING: {}", alerts[0].resource_name)));
+        headers.push((
+            "Title".into(),
+            format!("WARNING: {}", alerts[0].resource_name),
+        ));
         headers.push(("Priority".into(), "high".into()));
         headers.push(("Tags".into(), "warning,pulse,cpu".into()));
     }
@@ -501,8 +547,17 @@ fn test_webhook(state: &AppState, mut w: Webhook) -> Result<Response, ApiError> 
             h.1 = format!("{} (Test)", webhook::USER_AGENT);
         }
     }
-    match webhook::send(&w.method(), &url, &headers, &body.bytes, &n.allowlist(), TEST_TIMEOUT) {
-        Ok(o) => Ok(json_reply(&json!({"status": o.status, "response": o.body, "success": true}))),
+    match webhook::send(
+        &w.method(),
+        &url,
+        &headers,
+        &body.bytes,
+        &n.allowlist(),
+        TEST_TIMEOUT,
+    ) {
+        Ok(o) => Ok(json_reply(
+            &json!({"status": o.status, "response": o.body, "success": true}),
+        )),
         Err(e) => Ok(warp::reply::with_status(
             warp::reply::json(&json!({
                 "status": e.status.unwrap_or(0),
@@ -538,7 +593,11 @@ fn test_notification(state: &AppState, body: &[u8]) -> Result<Response, ApiError
     } else {
         parse(body)?
     };
-    let method = if req.method.is_empty() { req.kind.clone() } else { req.method.clone() };
+    let method = if req.method.is_empty() {
+        req.kind.clone()
+    } else {
+        req.method.clone()
+    };
     let now = crate::model::time::now_ms();
     let mut alert = payload::sample_alert(now);
     let public = n.public_url();
@@ -605,8 +664,15 @@ fn test_notification(state: &AppState, body: &[u8]) -> Result<Response, ApiError
                 let ids = n.enqueue(vec![alert], Kind::Alert, &Channels::Webhook(w.id.clone()))?;
                 return Ok(queued(ids));
             }
-            n.send_webhook(&w, &[alert], Kind::Alert, &format!("test-{now}"), public.as_deref(), now)
-                .map_err(|e| fail(format!("Failed to send test webhook: {e}")))?;
+            n.send_webhook(
+                &w,
+                &[alert],
+                Kind::Alert,
+                &format!("test-{now}"),
+                public.as_deref(),
+                now,
+            )
+            .map_err(|e| fail(format!("Failed to send test webhook: {e}")))?;
             Ok(ok())
         }
         "apprise" => {
@@ -618,12 +684,15 @@ fn test_notification(state: &AppState, body: &[u8]) -> Result<Response, ApiError
                 let ids = n.enqueue(vec![alert], Kind::Alert, &Channels::Apprise)?;
                 return Ok(queued(ids));
             }
-            let (title, body, ty) = payload::apprise_message(&[alert], Kind::Alert, public.as_deref());
+            let (title, body, ty) =
+                payload::apprise_message(&[alert], Kind::Alert, public.as_deref());
             crate::notify::apprise::send(&c, &title, &body, ty, &n.allowlist())
                 .map_err(|e| fail(format!("Failed to send test Apprise notification: {e}")))?;
             Ok(ok())
         }
-        "" => Err(fail("method is required (email, webhook or apprise)".into())),
+        "" => Err(fail(
+            "method is required (email, webhook or apprise)".into(),
+        )),
         other => Err(fail(format!("unknown notification method: {other}"))),
     }
 }

@@ -270,7 +270,8 @@ mod tests {
             url: "https://hooks.example/bot-SECRETTOKEN-123/x".into(),
             ..Default::default()
         };
-        w.headers.insert("Authorization".into(), "Bearer HEADER-SECRET-456".into());
+        w.headers
+            .insert("Authorization".into(), "Bearer HEADER-SECRET-456".into());
         save_webhooks(&store, std::slice::from_ref(&w)).unwrap();
         let m = w.masked();
         assert_eq!(m.headers["Authorization"], REDACTED);
@@ -281,7 +282,10 @@ mod tests {
         drop(store);
         let bytes = std::fs::read(dir.path().join(crate::store::DB_FILE)).unwrap();
         for s in ["SECRETTOKEN", "HEADER-SECRET"] {
-            assert!(!bytes.windows(s.len()).any(|x| x == s.as_bytes()), "{s} in plain text");
+            assert!(
+                !bytes.windows(s.len()).any(|x| x == s.as_bytes()),
+                "{s} in plain text"
+            );
         }
     }
 

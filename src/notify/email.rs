@@ -38,17 +38,61 @@ pub fn providers() -> Vec<Provider> {
         instructions,
     };
     vec![
-        p("Gmail / Google Workspace", "smtp.gmail.com", "Turn on 2-step verification, create an App Password (Google Account → Security → App passwords) and use it as the password; the username is your full address."),
-        p("SendGrid", "smtp.sendgrid.net", "Create an API key with Mail Send permission. Username is the literal word apikey (filled in if left empty), the password is the API key."),
-        p("Mailgun", "smtp.mailgun.org", "Use the SMTP credentials of your sending domain (Sending → Domain settings → SMTP credentials)."),
-        p("Amazon SES (US East)", "email-smtp.us-east-1.amazonaws.com", "Create SMTP credentials in the SES console (they differ from IAM keys) and verify the sender address or domain. Change the host for other regions."),
-        p("Microsoft 365 / Outlook", "smtp.office365.com", "Enable authenticated SMTP for the mailbox; use the mailbox address and its password or an app password."),
-        p("Brevo (formerly Sendinblue)", "smtp-relay.brevo.com", "Use your Brevo login as username and an SMTP key (SMTP & API → SMTP) as password."),
-        p("Postmark", "smtp.postmarkapp.com", "Use a Server API token as both username and password (the username is filled in if left empty)."),
-        p("SparkPost", "smtp.sparkpostmail.com", "Username SMTP_Injection (filled in if left empty); password is an API key with Send via SMTP permission."),
-        p("Resend", "smtp.resend.com", "Username resend (filled in if left empty); password is your Resend API key. Verify your sending domain first."),
-        p("SMTP2GO", "mail.smtp2go.com", "Create an SMTP user in SMTP2GO (Sending → SMTP Users) and use its username and password."),
-        p("Custom SMTP Server", "", "Any SMTP server: port 465 uses implicit TLS, 587 usually STARTTLS, 25 plain SMTP inside a trusted network."),
+        p(
+            "Gmail / Google Workspace",
+            "smtp.gmail.com",
+            "Turn on 2-step verification, create an App Password (Google Account → Security → App passwords) and use it as the password; the username is your full address.",
+        ),
+        p(
+            "SendGrid",
+            "smtp.sendgrid.net",
+            "Create an API key with Mail Send permission. Username is the literal word apikey (filled in if left empty), the password is the API key.",
+        ),
+        p(
+            "Mailgun",
+            "smtp.mailgun.org",
+            "Use the SMTP credentials of your sending domain (Sending → Domain settings → SMTP credentials).",
+        ),
+        p(
+            "Amazon SES (US East)",
+            "email-smtp.us-east-1.amazonaws.com",
+            "Create SMTP credentials in the SES console (they differ from IAM keys) and verify the sender address or domain. Change the host for other regions.",
+        ),
+        p(
+            "Microsoft 365 / Outlook",
+            "smtp.office365.com",
+            "Enable authenticated SMTP for the mailbox; use the mailbox address and its password or an app password.",
+        ),
+        p(
+            "Brevo (formerly Sendinblue)",
+            "smtp-relay.brevo.com",
+            "Use your Brevo login as username and an SMTP key (SMTP & API → SMTP) as password.",
+        ),
+        p(
+            "Postmark",
+            "smtp.postmarkapp.com",
+            "Use a Server API token as both username and password (the username is filled in if left empty).",
+        ),
+        p(
+            "SparkPost",
+            "smtp.sparkpostmail.com",
+            "Username SMTP_Injection (filled in if left empty); password is an API key with Send via SMTP permission.",
+        ),
+        p(
+            "Resend",
+            "smtp.resend.com",
+            "Username resend (filled in if left empty); password is your Resend API key. Verify your sending domain first.",
+        ),
+        p(
+            "SMTP2GO",
+            "mail.smtp2go.com",
+            "Create an SMTP user in SMTP2GO (Sending → SMTP Users) and use its username and password.",
+        ),
+        p(
+            "Custom SMTP Server",
+            "",
+            "Any SMTP server: port 465 uses implicit TLS, 587 usually STARTTLS, 25 plain SMTP inside a trusted network.",
+        ),
     ]
 }
 
@@ -126,9 +170,8 @@ pub fn send(c: &EmailConfig, mail: &Mail<'_>) -> Result<u64, String> {
     let bytes = msg.formatted().len() as u64;
 
     let host = c.server.trim();
-    let tls_params = || {
-        TlsParameters::new(host.to_string()).map_err(|e| format!("TLS setup for {host}: {e}"))
-    };
+    let tls_params =
+        || TlsParameters::new(host.to_string()).map_err(|e| format!("TLS setup for {host}: {e}"));
     let tls = if c.tls || c.port == 465 {
         Tls::Wrapper(tls_params()?)
     } else if c.start_tls {

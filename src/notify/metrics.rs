@@ -65,15 +65,51 @@ impl Metrics {
         {
             let mut r = m.registry.lock().unwrap_or_else(|p| p.into_inner());
             // Counter names get their `_total` suffix from the encoder.
-            r.register("pulse_notifications_sent", "Notifications sent by method and outcome", m.sent.clone());
-            r.register("pulse_notification_dlq", "Notifications moved to the dead letter queue", m.dlq.clone());
-            r.register("pulse_notification_retry", "Notification retry attempts", m.retries.clone());
-            r.register("pulse_notification_duration_seconds", "Time to deliver a notification", m.duration.clone());
-            r.register("pulse_notification_queue_depth", "Queued notifications by status", m.notification_depth.clone());
-            r.register("pulse_queue_depth", "Queue depth by status", m.queue_depth.clone());
-            r.register("pulse_queue_items", "Queue items processed by outcome", m.queue_items.clone());
-            r.register("pulse_queue_processing_duration_seconds", "Time to process a queued item", m.processing.clone());
-            r.register("pulse_notifications_grouped", "Alerts sent as part of a grouped notification", m.grouped.clone());
+            r.register(
+                "pulse_notifications_sent",
+                "Notifications sent by method and outcome",
+                m.sent.clone(),
+            );
+            r.register(
+                "pulse_notification_dlq",
+                "Notifications moved to the dead letter queue",
+                m.dlq.clone(),
+            );
+            r.register(
+                "pulse_notification_retry",
+                "Notification retry attempts",
+                m.retries.clone(),
+            );
+            r.register(
+                "pulse_notification_duration_seconds",
+                "Time to deliver a notification",
+                m.duration.clone(),
+            );
+            r.register(
+                "pulse_notification_queue_depth",
+                "Queued notifications by status",
+                m.notification_depth.clone(),
+            );
+            r.register(
+                "pulse_queue_depth",
+                "Queue depth by status",
+                m.queue_depth.clone(),
+            );
+            r.register(
+                "pulse_queue_items",
+                "Queue items processed by outcome",
+                m.queue_items.clone(),
+            );
+            r.register(
+                "pulse_queue_processing_duration_seconds",
+                "Time to process a queued item",
+                m.processing.clone(),
+            );
+            r.register(
+                "pulse_notifications_grouped",
+                "Alerts sent as part of a grouped notification",
+                m.grouped.clone(),
+            );
         }
         m
     }

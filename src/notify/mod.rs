@@ -51,7 +51,11 @@ impl Default for Tuning {
 impl Tuning {
     pub fn from_env() -> Tuning {
         let mut t = Tuning::default();
-        let num = |k: &str| std::env::var(k).ok().and_then(|v| v.trim().parse::<u64>().ok());
+        let num = |k: &str| {
+            std::env::var(k)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
         if let Some(n) = num("PULSE_NOTIFY_WORKERS") {
             t.workers = (n as usize).clamp(1, 32);
         }
@@ -162,7 +166,10 @@ impl Notifier {
     pub fn start(self: &Arc<Self>) -> std::io::Result<()> {
         match self.queue.recover(now_ms()) {
             Ok(0) => {}
-            Ok(n) => tracing::info!(items = n, "re-queued notifications interrupted by a restart"),
+            Ok(n) => tracing::info!(
+                items = n,
+                "re-queued notifications interrupted by a restart"
+            ),
             Err(e) => tracing::error!(error = %e, "cannot recover the notification queue"),
         }
         self.refresh_depth();
@@ -253,7 +260,10 @@ impl Notifier {
                         status: "success".into(),
                     })
                     .inc();
-                self.metrics.queue_items.get_or_create(&status_label("completed")).inc();
+                self.metrics
+                    .queue_items
+                    .get_or_create(&status_label("completed"))
+                    .inc();
                 tracing::info!(id = %item.id, channel = %item.channel, "notification delivered");
             }
             Err(err) => {
@@ -264,17 +274,28 @@ impl Notifier {
                         status: "failed".into(),
                     })
                     .inc();
-                match self.queue.fail(&item.id, &err, now, self.tuning.retry_base_ms) {
+                match self
+                    .queue
+                    .fail(&item.id, &err, now, self.tuning.retry_base_ms)
+                {
                     Ok(Some(Status::Dlq)) => {
                         self.metrics.dlq.inc();
-                        self.metrics.queue_items.get_or_create(&status_label("dlq")).inc();
+                        self.metrics
+                            .queue_items
+                            .get_or_create(&status_label("dlq"))
+                            .inc();
                         tracing::warn!(id = %item.id, error = %err, "notification moved to the dead letter queue");
                     }
                     Ok(_) => {
-                        self.metrics.queue_items.get_or_create(&status_label("failed")).inc();
+                        self.metrics
+                            .queue_items
+                            .get_or_create(&status_label("failed"))
+                            .inc();
                         tracing::info!(id = %item.id, attempt = item.attempts, error = %err, "notification attempt failed; will retry");
                     }
-                    Err(e) => tracing::error!(id = %item.id, error = %e, "cannot record a failed notification"),
+                    Err(e) => {
+                        tracing::error!(id = %item.id, error = %e, "cannot record a failed notification")
+                    }
                 }
             }
         }
@@ -302,7 +323,9 @@ impl Notifier {
         if alerts.is_empty() {
             return Ok(vec![]);
         }
-        let max_attempts = config::load_pipeline(&self.store)?.max_attempts.clamp(1, 20);
+        let max_attempts = config::load_pipeline(&self.store)?
+            .max_attempts
+            .clamp(1, 20);
         let now = now_ms();
         let mut items = Vec::new();
         let mut add = |channel: &str, target: String| {
@@ -384,7 +407,14 @@ impl Notifier {
                 if !w.enabled {
                     return Err(format!("webhook {} is disabled", w.name));
                 }
-                let (status, bytes) = self.send_webhook(&w, &item.alerts, item.kind, &item.id, public.as_deref(), now)?;
+                let (status, bytes) = self.send_webhook(
+                    &w,
+                    &item.alerts,
+                    item.kind,
+                    &item.id,
+                    public.as_deref(),
+                    now,
+                )?;
                 attempt.status_code = Some(status);
                 Ok(bytes)
             }
@@ -413,7 +443,8 @@ impl Notifier {
                 if !c.enabled {
                     return Err("apprise notifications are disabled".into());
                 }
-                let (title, body, ty) = payload::apprise_message(&item.alerts, item.kind, public.as_deref());
+                let (title, body, ty) =
+                    payload::apprise_message(&item.alerts, item.kind, public.as_deref());
                 apprise::send(&c, &title, &body, ty, &self.allowlist())
             }
             other => Err(format!("unknown notification channel {other}")),
@@ -464,7 +495,10 @@ impl Notifier {
     /// Subscribes to the alert engine: groups notifiable alerts per the alert config's
     /// window, cancels queued items of resolved alerts, and optionally announces
     /// resolutions. Runs on its own thread.
-    pub fn attach_alerts(self: &Arc<Self>, alerts: Arc<crate::alerts::Alerts>) -> std::io::Result<()> {
+    pub fn attach_alerts(
+        self: &Arc<Self>,
+        alerts: Arc<crate::alerts::Alerts>,
+    ) -> std::io::Result<()> {
         let mut rx = alerts.subscribe();
         let me = self.clone();
         std::thread::Builder::new()
@@ -483,7 +517,10 @@ impl Notifier {
                                 me.on_event(&mut grouper, ev);
                             }
                             Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => {
-                                tracing::warn!(missed = n, "notification pipeline fell behind alert events");
+                                tracing::warn!(
+                                    missed = n,
+                                    "notification pipeline fell behind alert events"
+                                );
                             }
                             Err(tokio::sync::broadcast::error::TryRecvError::Empty) => break,
                             Err(tokio::sync::broadcast::error::TryRecvError::Closed) => return,
@@ -511,8 +548,14 @@ impl Notifier {
 
     fn on_event(&self, g: &mut Grouper, ev: AlertEvent) {
         match ev {
-            AlertEvent::Raised { alert, notify: true }
-            | AlertEvent::LevelRaised { alert, notify: true }
+            AlertEvent::Raised {
+                alert,
+                notify: true,
+            }
+            | AlertEvent::LevelRaised {
+                alert,
+                notify: true,
+            }
             | AlertEvent::Deferred { alert } => g.add(alert, Instant::now()),
             AlertEvent::Escalated {
                 alert,
@@ -521,7 +564,11 @@ impl Notifier {
                 ..
             } => {
                 g.sent.insert(alert.id.clone());
-                self.send_batch(vec![alert], Kind::Alert, &Channels::from_escalation(&channel));
+                self.send_batch(
+                    vec![alert],
+                    Kind::Alert,
+                    &Channels::from_escalation(&channel),
+                );
             }
             AlertEvent::Resolved { alert, .. } => {
                 let was_pending = g.remove(&alert.id);
@@ -610,7 +657,10 @@ mod tests {
         assert!(g.take_due(t0 + Duration::from_millis(500), 1000).is_none());
         assert!(g.remove("b"));
         let batch = g.take_due(t0 + Duration::from_millis(1000), 1000).unwrap();
-        assert_eq!(batch.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(), vec!["a"]);
+        assert_eq!(
+            batch.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(),
+            vec!["a"]
+        );
         assert!(g.sent.contains("a"));
         assert!(g.take_due(t0 + Duration::from_secs(5), 1000).is_none());
     }

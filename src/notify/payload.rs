@@ -95,7 +95,12 @@ pub fn template_data(
     if alerts.len() > 1 {
         message.push_str(&format!("\n\n🔔 All {} alerts:", alerts.len()));
         for x in alerts {
-            message.push_str(&format!("\n• {}: {:.1}{}", x.resource_name, x.value, unit(&x.kind)));
+            message.push_str(&format!(
+                "\n• {}: {:.1}{}",
+                x.resource_name,
+                x.value,
+                unit(&x.kind)
+            ));
         }
     }
     let u = unit(&a.kind);
@@ -167,7 +172,6 @@ pub struct ServiceTemplate {
     pub payload_template: &'static str,
     pub instructions: &'static str,
 }
-
 
 macro_rules! details {
     () => {
@@ -243,22 +247,78 @@ pub fn service_templates() -> Vec<ServiceTemplate> {
     );
     ntfy.headers = BTreeMap::from([("Content-Type", "text/plain")]);
     vec![
-        t("generic", "Generic JSON Webhook", "", GENERIC, "Any endpoint that accepts a JSON POST. Write your own payload with a custom template."),
-        t("discord", "Discord Webhook", "https://discord.com/api/webhooks/{webhook_id}/{webhook_token}", DISCORD, "Server Settings → Integrations → Webhooks → New Webhook, then copy the webhook URL."),
-        t("slack", "Slack Incoming Webhook", "https://hooks.slack.com/services/{webhook_path}", SLACK, "Create an app with Incoming Webhooks enabled and copy the webhook URL for your channel."),
-        t("mattermost", "Mattermost Incoming Webhook", "https://{your-mattermost-server}/hooks/{hook_id}", MATTERMOST, "Integrations → Incoming Webhooks → Add, then copy the hook URL."),
-        t("telegram", "Telegram Bot", "https://api.telegram.org/bot{bot_token}/sendMessage?chat_id={chat_id}", TELEGRAM, "Create a bot with @BotFather and add ?chat_id=<numeric id> to the URL; Pulse moves it into the payload."),
-        t("teams", "Microsoft Teams", "https://{tenant}.webhook.office.com/webhookb2/{webhook_path}", TEAMS, "Add an Incoming Webhook connector (or a Workflows webhook) to the channel and copy its URL."),
-        t("teams-adaptive", "Microsoft Teams (Adaptive Card)", "https://{tenant}.webhook.office.com/webhookb2/{webhook_path}", TEAMS_ADAPTIVE, "For Teams Workflows (Power Automate) webhooks that expect an Adaptive Card."),
+        t(
+            "generic",
+            "Generic JSON Webhook",
+            "",
+            GENERIC,
+            "Any endpoint that accepts a JSON POST. Write your own payload with a custom template.",
+        ),
+        t(
+            "discord",
+            "Discord Webhook",
+            "https://discord.com/api/webhooks/{webhook_id}/{webhook_token}",
+            DISCORD,
+            "Server Settings → Integrations → Webhooks → New Webhook, then copy the webhook URL.",
+        ),
+        t(
+            "slack",
+            "Slack Incoming Webhook",
+            "https://hooks.slack.com/services/{webhook_path}",
+            SLACK,
+            "Create an app with Incoming Webhooks enabled and copy the webhook URL for your channel.",
+        ),
+        t(
+            "mattermost",
+            "Mattermost Incoming Webhook",
+            "https://{your-mattermost-server}/hooks/{hook_id}",
+            MATTERMOST,
+            "Integrations → Incoming Webhooks → Add, then copy the hook URL.",
+        ),
+        t(
+            "telegram",
+            "Telegram Bot",
+            "https://api.telegram.org/bot{bot_token}/sendMessage?chat_id={chat_id}",
+            TELEGRAM,
+            "Create a bot with @BotFather and add ?chat_id=<numeric id> to the URL; Pulse moves it into the payload.",
+        ),
+        t(
+            "teams",
+            "Microsoft Teams",
+            "https://{tenant}.webhook.office.com/webhookb2/{webhook_path}",
+            TEAMS,
+            "Add an Incoming Webhook connector (or a Workflows webhook) to the channel and copy its URL.",
+        ),
+        t(
+            "teams-adaptive",
+            "Microsoft Teams (Adaptive Card)",
+            "https://{tenant}.webhook.office.com/webhookb2/{webhook_path}",
+            TEAMS_ADAPTIVE,
+            "For Teams Workflows (Power Automate) webhooks that expect an Adaptive Card.",
+        ),
         pd,
-        t("pushover", "Pushover", "https://api.pushover.net/1/messages.json", PUSHOVER, "Set custom fields app_token and user_token; optional priority, sound, device."),
-        t("gotify", "Gotify", "https://{your-gotify-server}/message?token={your-app-token}", GOTIFY, "Create an application in Gotify and use its token in the URL."),
+        t(
+            "pushover",
+            "Pushover",
+            "https://api.pushover.net/1/messages.json",
+            PUSHOVER,
+            "Set custom fields app_token and user_token; optional priority, sound, device.",
+        ),
+        t(
+            "gotify",
+            "Gotify",
+            "https://{your-gotify-server}/message?token={your-app-token}",
+            GOTIFY,
+            "Create an application in Gotify and use its token in the URL.",
+        ),
         ntfy,
     ]
 }
 
 pub fn service_template(service: &str) -> Option<ServiceTemplate> {
-    service_templates().into_iter().find(|t| t.service == service)
+    service_templates()
+        .into_iter()
+        .find(|t| t.service == service)
 }
 
 /// A rendered webhook request body with its content type.
@@ -291,6 +351,7 @@ pub fn webhook_body(
             "timestamp": now_ms / 1000,
             "source": "pulse-monitoring",
             "grouped": alerts.len() > 1,
+            "event": if data["Resolved"] == true { "resolved" } else { "alert" },
         });
         return Ok(Body {
             bytes: serde_json::to_vec(&v).unwrap_or_default(),
@@ -348,12 +409,21 @@ pub fn validate_template(w: &Webhook, now_ms: i64) -> Result<(), TemplateError> 
     }
     let t = template::Template::parse(&w.template)?;
     let a = sample_alert(now_ms);
-    let data = template_data(std::slice::from_ref(&a), Kind::Alert, Some(w), "0", None, now_ms);
+    let data = template_data(
+        std::slice::from_ref(&a),
+        Kind::Alert,
+        Some(w),
+        "0",
+        None,
+        now_ms,
+    );
     let out = t.render(&data, Escape::Json)?;
     if w.service != "ntfy"
         && let Err(e) = serde_json::from_str::<Value>(&out)
     {
-        return Err(TemplateError(format!("template produced invalid JSON: {e}")));
+        return Err(TemplateError(format!(
+            "template produced invalid JSON: {e}"
+        )));
     }
     Ok(())
 }
@@ -363,7 +433,11 @@ pub fn validate_template(w: &Webhook, now_ms: i64) -> Result<(), TemplateError> 
 pub fn email_subject(alerts: &[Alert], kind: Kind) -> String {
     if kind == Kind::Resolved {
         return match alerts {
-            [a] => format!("[Pulse Resolved] {} on {}", type_label(&a.kind), a.resource_name),
+            [a] => format!(
+                "[Pulse Resolved] {} on {}",
+                type_label(&a.kind),
+                a.resource_name
+            ),
             _ => format!("[Pulse Resolved] {} alerts resolved", alerts.len()),
         };
     }
@@ -465,12 +539,19 @@ pub fn apprise_message(
     let title = match alerts {
         [a] => format!(
             "Pulse {}: {}",
-            if kind == Kind::Resolved { "resolved" } else { "alert" },
+            if kind == Kind::Resolved {
+                "resolved"
+            } else {
+                "alert"
+            },
             a.resource_name
         ),
         _ => format!("Pulse alerts ({})", alerts.len()),
     };
-    let mut body = alerts.first().map(|a| a.message.clone()).unwrap_or_default();
+    let mut body = alerts
+        .first()
+        .map(|a| a.message.clone())
+        .unwrap_or_default();
     body.push_str("\n\n");
     for a in alerts {
         body.push_str(&format!(
@@ -519,9 +600,24 @@ mod tests {
                 ..Default::default()
             };
             for batch in [vec![a.clone()], vec![a.clone(), b.clone()]] {
-                let data = template_data(&batch, Kind::Alert, Some(&w), "-100", Some("https://pulse.example"), now);
-                let out = template::render(t.payload_template, &data, if t.service == "ntfy" { Escape::None } else { Escape::Json })
-                    .unwrap_or_else(|e| panic!("{}: {e}", t.service));
+                let data = template_data(
+                    &batch,
+                    Kind::Alert,
+                    Some(&w),
+                    "-100",
+                    Some("https://pulse.example"),
+                    now,
+                );
+                let out = template::render(
+                    t.payload_template,
+                    &data,
+                    if t.service == "ntfy" {
+                        Escape::None
+                    } else {
+                        Escape::Json
+                    },
+                )
+                .unwrap_or_else(|e| panic!("{}: {e}", t.service));
                 if t.service != "ntfy" {
                     let v: Value = serde_json::from_str(&out)
                         .unwrap_or_else(|e| panic!("{}: {e}\n{out}", t.service));
@@ -540,20 +636,47 @@ mod tests {
         assert_eq!(duration_text(25 * 3_600_000), "1d 1h");
         let now = 1_700_000_000_000;
         let mut a = sample_alert(now);
-        assert_eq!(email_subject(&[a.clone()], Kind::Alert), "[Pulse Alert] Warning: CPU on Test VM");
+        assert_eq!(
+            email_subject(&[a.clone()], Kind::Alert),
+            "[Pulse Alert] Warning: CPU on Test VM"
+        );
         let w = a.clone();
         a.level = crate::alerts::Level::Critical;
-        assert_eq!(email_subject(&[a.clone(), w.clone()], Kind::Alert), "[Pulse Alert] 1 Critical, 1 Warning alerts");
-        assert_eq!(email_subject(&[w.clone(), w], Kind::Alert), "[Pulse Alert] 2 Warning alerts");
+        assert_eq!(
+            email_subject(&[a.clone(), w.clone()], Kind::Alert),
+            "[Pulse Alert] 1 Critical, 1 Warning alerts"
+        );
+        assert_eq!(
+            email_subject(&[w.clone(), w], Kind::Alert),
+            "[Pulse Alert] 2 Warning alerts"
+        );
     }
 
     #[test]
     fn bad_custom_template_is_refused_with_its_error() {
         let now = 1_700_000_000_000;
-        let w = |t: &str| Webhook { template: t.into(), ..Default::default() };
+        let w = |t: &str| Webhook {
+            template: t.into(),
+            ..Default::default()
+        };
         assert!(validate_template(&w("{\"a\":\"{{.Level}}\"}"), now).is_ok());
-        assert!(validate_template(&w("{\"a\":\"{{.Level\"}"), now).unwrap_err().0.contains("unclosed"));
-        assert!(validate_template(&w("{\"a\":{{.Level}}}"), now).unwrap_err().0.contains("invalid JSON"));
-        assert!(validate_template(&w("{{.NoSuchField}}"), now).unwrap_err().0.contains("NoSuchField"));
+        assert!(
+            validate_template(&w("{\"a\":\"{{.Level\"}"), now)
+                .unwrap_err()
+                .0
+                .contains("unclosed")
+        );
+        assert!(
+            validate_template(&w("{\"a\":{{.Level}}}"), now)
+                .unwrap_err()
+                .0
+                .contains("invalid JSON")
+        );
+        assert!(
+            validate_template(&w("{{.NoSuchField}}"), now)
+                .unwrap_err()
+                .0
+                .contains("NoSuchField")
+        );
     }
 }

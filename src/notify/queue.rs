@@ -105,7 +105,10 @@ impl Item {
         let o = v.as_object_mut().expect("object");
         if !self.target.is_empty() {
             o.insert("method".into(), self.target.clone().into());
-            o.insert("config".into(), serde_json::json!({"webhookId": self.target}));
+            o.insert(
+                "config".into(),
+                serde_json::json!({"webhookId": self.target}),
+            );
         }
         for (k, val) in [
             ("lastAttempt", ts(self.last_attempt)),
@@ -208,7 +211,9 @@ impl Queue {
             let (k, v) = r.map_err(StoreError::db)?;
             match serde_json::from_str::<Item>(v.value()) {
                 Ok(it) => out.push(it),
-                Err(e) => tracing::error!(id = k.value(), error = %e, "unreadable queue item skipped"),
+                Err(e) => {
+                    tracing::error!(id = k.value(), error = %e, "unreadable queue item skipped")
+                }
             }
         }
         Ok(out)
@@ -359,7 +364,14 @@ impl Queue {
     /// API.md keys and the reference's aliases.
     pub fn stats(&self, now: i64) -> Result<serde_json::Value, StoreError> {
         let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
-        for s in ["pending", "processing", "completed", "failed", "dlq", "cancelled"] {
+        for s in [
+            "pending",
+            "processing",
+            "completed",
+            "failed",
+            "dlq",
+            "cancelled",
+        ] {
             counts.insert(s, 0);
         }
         let mut oldest: Option<i64> = None;
@@ -573,7 +585,10 @@ mod tests {
         let none = HashSet::new();
         let (a, _) = q.claim(10, &none).unwrap();
         let a = a.unwrap();
-        assert_eq!((a.id.as_str(), a.attempts, a.status), ("a", 1, Status::Processing));
+        assert_eq!(
+            (a.id.as_str(), a.attempts, a.status),
+            ("a", 1, Status::Processing)
+        );
         // The same destination is busy: b waits.
         let busy: HashSet<String> = [a.destination()].into();
         assert!(q.claim(10, &busy).unwrap().0.is_none());
@@ -589,12 +604,22 @@ mod tests {
         // Attempt 2 fails (+4 s), attempt 3 fails → DLQ.
         q.claim(2010, &none).unwrap().0.unwrap();
         q.fail("a", "boom2", 2010, 1000).unwrap();
-        assert_eq!(q.get("a").unwrap().unwrap().next_retry_at, Some(2010 + 4000));
+        assert_eq!(
+            q.get("a").unwrap().unwrap().next_retry_at,
+            Some(2010 + 4000)
+        );
         q.claim(6010, &none).unwrap().0.unwrap();
         assert_eq!(q.fail("a", "boom3", 6010, 1000).unwrap(), Some(Status::Dlq));
         assert_eq!(q.dlq(10).unwrap()[0].last_error.as_deref(), Some("boom3"));
         let s = q.stats(6010).unwrap();
-        assert_eq!((s["dlq"].as_u64(), s["completed"].as_u64(), s["sent"].as_u64()), (Some(1), Some(1), Some(1)));
+        assert_eq!(
+            (
+                s["dlq"].as_u64(),
+                s["completed"].as_u64(),
+                s["sent"].as_u64()
+            ),
+            (Some(1), Some(1), Some(1))
+        );
         // Retry from DLQ gets a fresh set of attempts.
         assert!(q.retry("a", 7000).unwrap());
         assert!(!q.retry("a", 7000).unwrap(), "only DLQ items");

@@ -6,7 +6,11 @@
 use ipnet::IpNet;
 use std::net::{IpAddr, ToSocketAddrs};
 
-const METADATA_HOSTS: &[&str] = &["169.254.169.254", "metadata.google.internal", "metadata.goog"];
+const METADATA_HOSTS: &[&str] = &[
+    "169.254.169.254",
+    "metadata.google.internal",
+    "metadata.goog",
+];
 
 fn private_nets() -> Vec<IpNet> {
     [
@@ -42,19 +46,27 @@ pub fn check(url: &str, allow: &[IpNet]) -> Result<http::Uri, String> {
         .host()
         .filter(|h| !h.is_empty())
         .ok_or_else(|| "URL has no host".to_string())?;
-    let bare = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+    let bare = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
     if METADATA_HOSTS.contains(&bare.as_str()) {
         return Err(format!("{bare} is a cloud metadata endpoint"));
     }
     let allowed = |ip: IpAddr| allow.iter().any(|n| n.contains(&ip));
     let private = private_nets();
-    let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") {
-        443
-    } else {
-        80
-    });
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        });
     let ips: Vec<IpAddr> = if bare == "localhost" || bare.ends_with(".localhost") {
-        vec![IpAddr::from([127, 0, 0, 1]), "::1".parse().unwrap_or(IpAddr::from([127, 0, 0, 1]))]
+        vec![
+            IpAddr::from([127, 0, 0, 1]),
+            "::1".parse().unwrap_or(IpAddr::from([127, 0, 0, 1])),
+        ]
     } else if let Ok(ip) = bare.parse::<IpAddr>() {
         vec![ip]
     } else {
@@ -73,7 +85,9 @@ pub fn check(url: &str, allow: &[IpNet]) -> Result<http::Uri, String> {
             v4 => v4,
         };
         if ip.is_unspecified() || ip.is_multicast() {
-            return Err(format!("{bare} resolves to {ip}, which is not a valid target"));
+            return Err(format!(
+                "{bare} resolves to {ip}, which is not a valid target"
+            ));
         }
         if private.iter().any(|n| n.contains(&ip)) && !allowed(ip) {
             return Err(format!(
@@ -121,6 +135,9 @@ mod tests {
         // Metadata stays refused whatever the allowlist says.
         let wide: Vec<IpNet> = vec!["169.254.0.0/16".parse().unwrap()];
         assert!(check("http://169.254.169.254/", &wide).is_err());
-        assert!(check("http://8.8.8.8/", &[]).is_ok(), "public literal needs no DNS");
+        assert!(
+            check("http://8.8.8.8/", &[]).is_ok(),
+            "public literal needs no DNS"
+        );
     }
 }

@@ -600,10 +600,7 @@ pub fn to_text(v: &Value) -> String {
             }
         }
         Value::Bool(b) => b.to_string(),
-        Value::Array(a) => format!(
-            "[{}]",
-            a.iter().map(to_text).collect::<Vec<_>>().join(" ")
-        ),
+        Value::Array(a) => format!("[{}]", a.iter().map(to_text).collect::<Vec<_>>().join(" ")),
         Value::Object(o) => format!(
             "map[{}]",
             o.iter()
@@ -687,7 +684,9 @@ impl Exec<'_> {
                             let k = n.as_i64().unwrap_or(0).clamp(0, 10_000);
                             (0..k).map(|i| (Value::from(i), Value::from(i))).collect()
                         }
-                        other => return err(format!("range can't iterate over {}", to_text(other))),
+                        other => {
+                            return err(format!("range can't iterate over {}", to_text(other)));
+                        }
                     };
                     if items.is_empty() {
                         self.list(otherwise, dot)?;
@@ -912,7 +911,8 @@ fn call(name: &str, args: &[Value]) -> Result<Value, TemplateError> {
             for k in &args[1..] {
                 cur = match (&cur, k) {
                     (Value::Array(a), k) => {
-                        let i = num(k).ok_or_else(|| TemplateError("index of array needs a number".into()))?;
+                        let i = num(k)
+                            .ok_or_else(|| TemplateError("index of array needs a number".into()))?;
                         if i < 0.0 || i as usize >= a.len() {
                             return err(format!("index out of range: {i}"));
                         }
@@ -920,7 +920,9 @@ fn call(name: &str, args: &[Value]) -> Result<Value, TemplateError> {
                     }
                     (Value::Object(o), k) => o.get(&text_arg(k)).cloned().unwrap_or(Value::Null),
                     (Value::Null, _) => Value::Null,
-                    (other, _) => return err(format!("can't index item of type {}", to_text(other))),
+                    (other, _) => {
+                        return err(format!("can't index item of type {}", to_text(other)));
+                    }
                 };
             }
             Ok(cur)
@@ -1011,7 +1013,9 @@ fn query_escape(t: &str) -> String {
     let mut o = String::new();
     for b in t.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => o.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                o.push(b as char)
+            }
             b' ' => o.push('+'),
             b => {
                 let _ = write!(o, "%{b:02X}");
@@ -1025,7 +1029,9 @@ fn path_escape(t: &str) -> String {
     let mut o = String::new();
     for b in t.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => o.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                o.push(b as char)
+            }
             b => {
                 let _ = write!(o, "%{b:02X}");
             }
@@ -1227,11 +1233,20 @@ mod tests {
                 .unwrap(),
             "a=1.5,b=2.25"
         );
-        assert_eq!(r("{{range .Missing}}x{{else}}none{{end}}").unwrap_err().0, "can't evaluate field Missing");
-        assert_eq!(r("{{range .Metadata}}x{{else}}none{{end}}").unwrap(), "none");
+        assert_eq!(
+            r("{{range .Missing}}x{{else}}none{{end}}").unwrap_err().0,
+            "can't evaluate field Missing"
+        );
+        assert_eq!(
+            r("{{range .Metadata}}x{{else}}none{{end}}").unwrap(),
+            "none"
+        );
         assert_eq!(r("a  {{- .Level -}}  b").unwrap(), "acriticalb");
         assert_eq!(r("{{/* note */}}x").unwrap(), "x");
-        assert_eq!(r("{{with .CustomFields}}{{.priority}}{{end}}").unwrap(), "2");
+        assert_eq!(
+            r("{{with .CustomFields}}{{.priority}}{{end}}").unwrap(),
+            "2"
+        );
         assert_eq!(r("{{$x := .Level}}{{$x}}").unwrap(), "critical");
     }
 
@@ -1271,7 +1286,19 @@ mod tests {
 
     #[test]
     fn sprintf_matches_go() {
-        assert_eq!(sprintf("%5.1f|%-4s|%03d|%q|%t", &[json!(3.14159), json!("ab"), json!(7), json!("x\"y"), json!(true)]), "  3.1|ab  |007|\"x\\\"y\"|true");
+        assert_eq!(
+            sprintf(
+                "%5.1f|%-4s|%03d|%q|%t",
+                &[
+                    json!(3.14159),
+                    json!("ab"),
+                    json!(7),
+                    json!("x\"y"),
+                    json!(true)
+                ]
+            ),
+            "  3.1|ab  |007|\"x\\\"y\"|true"
+        );
         assert_eq!(sprintf("%d%%", &[json!(50)]), "50%");
         assert_eq!(sprintf("%s", &[]), "%!s(MISSING)");
         assert_eq!(sprintf("%v %v", &[json!("a"), json!(2.5)]), "a 2.5");

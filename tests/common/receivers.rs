@@ -24,9 +24,8 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body))
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -91,7 +90,10 @@ impl HttpReceiver {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("timed out waiting for {what}; got {} requests", self.count());
+        panic!(
+            "timed out waiting for {what}; got {} requests",
+            self.count()
+        );
     }
 }
 
@@ -150,7 +152,11 @@ fn serve_http(conn: TcpStream, reqs: Arc<Mutex<Vec<Request>>>, mode: Arc<Mutex<M
                 return;
             }
         };
-        let body = if status == 200 { "ok" } else { "receiver says no" };
+        let body = if status == 200 {
+            "ok"
+        } else {
+            "receiver says no"
+        };
         let resp = format!(
             "HTTP/1.1 {status} X\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
