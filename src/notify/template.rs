@@ -412,7 +412,7 @@ fn find_close(s: &str) -> Option<usize> {
     None
 }
 
-enum End {
+enum Closer {
     Eof,
     End,
     Else(Option<String>),
@@ -422,7 +422,7 @@ fn parse_list(
     items: &[(bool, String)],
     pos: &mut usize,
     depth: usize,
-) -> Result<(Vec<Node>, End), TemplateError> {
+) -> Result<(Vec<Node>, Closer), TemplateError> {
     if depth > MAX_DEPTH {
         return err("template nested too deeply");
     }
@@ -451,7 +451,7 @@ fn parse_list(
                 if !rest.is_empty() {
                     return err("unexpected content after end");
                 }
-                return Ok((nodes, End::End));
+                return Ok((nodes, Closer::End));
             }
             "else" => {
                 let chain = if rest.is_empty() {
@@ -461,7 +461,7 @@ fn parse_list(
                 } else {
                     return err(format!("unexpected {rest:?} after else"));
                 };
-                return Ok((nodes, End::Else(chain)));
+                return Ok((nodes, Closer::Else(chain)));
             }
             "if" => {
                 let mut branches = vec![];
@@ -471,20 +471,20 @@ fn parse_list(
                     let (body, end) = parse_list(items, pos, depth + 1)?;
                     branches.push((cond, body));
                     match end {
-                        End::End => {
+                        Closer::End => {
                             otherwise = vec![];
                             break;
                         }
-                        End::Else(Some(c)) => cond = parse_pipe(&c, true)?,
-                        End::Else(None) => {
+                        Closer::Else(Some(c)) => cond = parse_pipe(&c, true)?,
+                        Closer::Else(None) => {
                             let (body, end) = parse_list(items, pos, depth + 1)?;
-                            if !matches!(end, End::End) {
+                            if !matches!(end, Closer::End) {
                                 return err("expected end after else");
                             }
                             otherwise = body;
                             break;
                         }
-                        End::Eof => return err("unexpected EOF: if without end"),
+                        Closer::Eof => return err("unexpected EOF: if without end"),
                     }
                 }
                 nodes.push(Node::If(branches, otherwise));
@@ -499,16 +499,16 @@ fn parse_list(
                 }
                 let (body, end) = parse_list(items, pos, depth + 1)?;
                 let otherwise = match end {
-                    End::End => vec![],
-                    End::Else(None) => {
+                    Closer::End => vec![],
+                    Closer::Else(None) => {
                         let (b, e) = parse_list(items, pos, depth + 1)?;
-                        if !matches!(e, End::End) {
+                        if !matches!(e, Closer::End) {
                             return err(format!("expected end after {kw} else"));
                         }
                         b
                     }
-                    End::Else(Some(_)) => return err(format!("else if inside {kw}")),
-                    End::Eof => return err(format!("unexpected EOF: {kw} without end")),
+                    Closer::Else(Some(_)) => return err(format!("else if inside {kw}")),
+                    Closer::Eof => return err(format!("unexpected EOF: {kw} without end")),
                 };
                 nodes.push(if kw == "range" {
                     Node::Range(p, body, otherwise)
@@ -527,7 +527,7 @@ fn parse_list(
             }
         }
     }
-    Ok((nodes, End::Eof))
+    Ok((nodes, Closer::Eof))
 }
 
 impl Template {
@@ -536,9 +536,9 @@ impl Template {
         let mut pos = 0;
         let (nodes, end) = parse_list(&items, &mut pos, 0)?;
         match end {
-            End::Eof => Ok(Template { nodes }),
-            End::End => err("unexpected {{end}}"),
-            End::Else(_) => err("unexpected {{else}}"),
+            Closer::Eof => Ok(Template { nodes }),
+            Closer::End => err("unexpected {{end}}"),
+            Closer::Else(_) => err("unexpected {{else}}"),
         }
     }
 
@@ -719,11 +719,11 @@ impl Exec<'_> {
         let v = prev.unwrap_or(Value::Null);
         if let Some(name) = p.decl.last() {
             // `$x := v` (or `$x = v`: assignment to an existing variable)
-            if let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == name) {
-                if p.decl.len() == 1 {
-                    slot.1 = v.clone();
-                    return Ok(v);
-                }
+            if p.decl.len() == 1
+                && let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == name)
+            {
+                slot.1 = v.clone();
+                return Ok(v);
             }
             self.vars.push((name.clone(), v.clone()));
         }
@@ -1290,14 +1290,14 @@ mod tests {
             sprintf(
                 "%5.1f|%-4s|%03d|%q|%t",
                 &[
-                    json!(3.14159),
+                    json!(12.34567),
                     json!("ab"),
                     json!(7),
                     json!("x\"y"),
                     json!(true)
                 ]
             ),
-            "  3.1|ab  |007|\"x\\\"y\"|true"
+            " 12.3|ab  |007|\"x\\\"y\"|true"
         );
         assert_eq!(sprintf("%d%%", &[json!(50)]), "50%");
         assert_eq!(sprintf("%s", &[]), "%!s(MISSING)");

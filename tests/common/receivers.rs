@@ -101,7 +101,7 @@ fn serve_http(conn: TcpStream, reqs: Arc<Mutex<Vec<Request>>>, mode: Arc<Mutex<M
     let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
     let mut rd = BufReader::new(conn.try_clone().expect("clone"));
     let mut out = conn;
-    loop {
+    {
         let mut line = String::new();
         if rd.read_line(&mut line).unwrap_or(0) == 0 {
             return;
@@ -162,7 +162,6 @@ fn serve_http(conn: TcpStream, reqs: Arc<Mutex<Vec<Request>>>, mode: Arc<Mutex<M
             body.len()
         );
         let _ = out.write_all(resp.as_bytes());
-        return;
     }
 }
 
