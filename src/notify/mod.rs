@@ -102,6 +102,7 @@ pub struct Notifier {
     public_url: RwLock<Option<String>>,
     /// Serializes read-modify-write of the channel configuration.
     pub config_lock: Mutex<()>,
+    last_depth: Mutex<Option<Instant>>,
 }
 
 fn now_ms() -> i64 {
@@ -120,6 +121,7 @@ impl Notifier {
             stop: AtomicBool::new(false),
             public_url: RwLock::new(public_url),
             config_lock: Mutex::new(()),
+            last_depth: Mutex::new(None),
         })
     }
 
@@ -239,7 +241,7 @@ impl Notifier {
         if item.attempts > 1 {
             self.metrics.retries.inc();
         }
-        let result = self.deliver(&item);
+        let (result, attempt) = self.deliver(&item);
         let secs = started.elapsed().as_secs_f64();
         let method = metrics::MethodLabel {
             method: item.channel.clone(),
@@ -250,7 +252,7 @@ impl Notifier {
         let status_label = |s: &str| metrics::StatusLabel { status: s.into() };
         match result {
             Ok(bytes) => {
-                if let Err(e) = self.queue.complete(&item.id, now, bytes) {
+                if let Err(e) = self.queue.complete(&item.id, now, bytes, Some(&attempt)) {
                     tracing::error!(id = %item.id, error = %e, "cannot mark notification delivered");
                 }
                 self.metrics
@@ -274,10 +276,13 @@ impl Notifier {
                         status: "failed".into(),
                     })
                     .inc();
-                match self
-                    .queue
-                    .fail(&item.id, &err, now, self.tuning.retry_base_ms)
-                {
+                match self.queue.fail(
+                    &item.id,
+                    &err,
+                    now,
+                    self.tuning.retry_base_ms,
+                    Some(&attempt),
+                ) {
                     Ok(Some(Status::Dlq)) => {
                         self.metrics.dlq.inc();
                         self.metrics
@@ -302,7 +307,15 @@ impl Notifier {
         self.refresh_depth();
     }
 
+    /// Updates the depth gauges, at most once per second (it reads the whole queue).
     fn refresh_depth(&self) {
+        {
+            let mut last = self.last_depth.lock().unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
         if let Ok(d) = self.queue.depth() {
             for (s, n) in d {
                 self.metrics.set_depth(s, n);
@@ -374,7 +387,9 @@ impl Notifier {
 
     // ------------------------------------------------------------ delivery
 
-    fn deliver(&self, item: &Item) -> Result<u64, String> {
+    /// Sends one item; returns the outcome and the attempt record (committed together with
+    /// the item's new state, so history and queue never disagree).
+    fn deliver(&self, item: &Item) -> (Result<u64, String>, Attempt) {
         let now = now_ms();
         let started = Instant::now();
         let public = self.public_url();
@@ -457,10 +472,7 @@ impl Notifier {
             }
             Err(e) => attempt.error = Some(e.clone()),
         }
-        if let Err(e) = self.queue.record(&attempt) {
-            tracing::warn!(error = %e, "cannot record a notification attempt");
-        }
-        result
+        (result, attempt)
     }
 
     /// One webhook send for a batch; returns (HTTP status, payload bytes).
