@@ -707,7 +707,7 @@ fn crash_with_200_queued_loses_nothing() {
     const N: usize = 200;
     let rx = HttpReceiver::start(Mode::Stall);
     let dir = tempfile::tempdir().unwrap();
-    let envs = [ALLOW, FAST, ("PULSE_NOTIFY_HTTP_TIMEOUT_MS", "60000")];
+    let envs = [ALLOW, FAST, ("PULSE_NOTIFY_HTTP_TIMEOUT_MS", "120000")];
     let mut s = start_in(dir.path(), &envs);
     let id = create_webhook(
         &s,
