@@ -81,7 +81,7 @@ fn run(items: usize, dests: usize, port: u16) -> f64 {
         if s["completed"].as_u64() == Some(items as u64) {
             break;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(50));
     }
     let secs = t.elapsed().as_secs_f64();
     n.shutdown();

@@ -169,6 +169,34 @@ pub struct Attempt {
     pub timestamp: i64,
 }
 
+/// The scheduling fields of an item, read without building its alerts (claims and counts
+/// scan the table; skipping the alert JSON keeps that cheap).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Head {
+    id: String,
+    #[serde(rename = "type")]
+    channel: String,
+    #[serde(default)]
+    target: String,
+    status: Status,
+    created_at: i64,
+    #[serde(default)]
+    next_retry_at: Option<i64>,
+    #[serde(default)]
+    completed_at: Option<i64>,
+}
+
+impl Head {
+    fn destination(&self) -> String {
+        format!("{}:{}", self.channel, self.target)
+    }
+    fn due(&self, now: i64) -> bool {
+        matches!(self.status, Status::Pending | Status::Failed)
+            && self.next_retry_at.is_none_or(|t| t <= now)
+    }
+}
+
 pub struct Queue {
     store: Arc<Store>,
 }
@@ -211,6 +239,22 @@ impl Queue {
             let (k, v) = r.map_err(StoreError::db)?;
             match serde_json::from_str::<Item>(v.value()) {
                 Ok(it) => out.push(it),
+                Err(e) => {
+                    tracing::error!(id = k.value(), error = %e, "unreadable queue item skipped")
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn heads(&self) -> Result<Vec<Head>, StoreError> {
+        let rx = self.db().begin_read().map_err(StoreError::db)?;
+        let t = rx.open_table(NOTIFY_QUEUE).map_err(StoreError::db)?;
+        let mut out = Vec::new();
+        for r in t.iter().map_err(StoreError::db)? {
+            let (k, v) = r.map_err(StoreError::db)?;
+            match serde_json::from_str::<Head>(v.value()) {
+                Ok(h) => out.push(h),
                 Err(e) => {
                     tracing::error!(id = k.value(), error = %e, "unreadable queue item skipped")
                 }
@@ -305,9 +349,9 @@ impl Queue {
         now: i64,
         busy: &HashSet<String>,
     ) -> Result<(Option<Item>, Option<i64>), StoreError> {
-        let items = self.all()?;
+        let items = self.heads()?;
         let mut next_due: Option<i64> = None;
-        let mut best: Option<&Item> = None;
+        let mut best: Option<&Head> = None;
         for it in &items {
             if !matches!(it.status, Status::Pending | Status::Failed) {
                 continue;
@@ -405,7 +449,7 @@ impl Queue {
             counts.insert(s, 0);
         }
         let mut oldest: Option<i64> = None;
-        for it in self.all()? {
+        for it in self.heads()? {
             let recent = it.completed_at.is_none_or(|c| now - c < 86_400_000);
             if matches!(it.status, Status::Completed | Status::Cancelled) && !recent {
                 continue;
@@ -432,7 +476,7 @@ impl Queue {
         for s in ["pending", "processing", "failed", "dlq"] {
             m.insert(s, 0);
         }
-        for it in self.all()? {
+        for it in self.heads()? {
             if let Some(c) = m.get_mut(it.status.as_str()) {
                 *c += 1;
             }
