@@ -365,6 +365,16 @@ fn serve(args: ServeArgs) -> ExitCode {
     );
     monitor.temperature_monitoring_enabled = state.inner.temperature_monitoring.clone();
     monitor.on_publish(move |s| recorder.offer(s));
+    // Notifications: delivery threads and the alert-event subscription.
+    if let Err(e) = state
+        .inner
+        .notify
+        .start()
+        .and_then(|()| state.inner.notify.attach_alerts(state.inner.alerts.clone()))
+    {
+        eprintln!("pulse: notifications: {e}");
+        return ExitCode::from(1);
+    }
     {
         // Every tick goes through the alert engine before it is published.
         let st = state.clone();

@@ -11,6 +11,7 @@ pub mod logging;
 pub mod model;
 pub mod monitor;
 pub mod nodes;
+pub mod notify;
 pub mod poller;
 pub mod proxmox;
 pub mod server;

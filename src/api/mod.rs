@@ -9,6 +9,7 @@ pub mod demo;
 pub mod error;
 pub mod live;
 pub mod nodes;
+pub mod notifications;
 pub mod query;
 pub mod security;
 pub mod simple_stats;
@@ -43,6 +44,9 @@ pub struct Inner {
     pub live: Arc<crate::model::published::StateCell>,
     /// The alert engine and its config; the monitor publishes every state through it.
     pub alerts: Arc<crate::alerts::Alerts>,
+    /// The notification pipeline (queue, channels, metrics); its delivery threads are
+    /// started by `serve`.
+    pub notify: Arc<crate::notify::Notifier>,
     /// Poll scheduling, shared with the monitor thread (scheduler-health view).
     pub scheduler: Arc<std::sync::Mutex<crate::poller::scheduler::Scheduler>>,
     /// Demo mode: the in-process simulator, monitored beside the configured nodes.
@@ -141,6 +145,11 @@ impl AppState {
         clock: Arc<dyn crate::poller::clock::Clock>,
     ) -> AppState {
         let alerts = Arc::new(crate::alerts::Alerts::load(&store, clock));
+        let notify = crate::notify::Notifier::new(
+            store.clone(),
+            crate::notify::Tuning::from_env(),
+            settings.security.public_url.clone(),
+        );
         // Alerts restored from the store are visible in /api/state before the first poll.
         let initial = crate::model::State {
             active_alerts: alerts.state_alerts(),
@@ -156,6 +165,7 @@ impl AppState {
                 log,
                 live: Arc::new(crate::model::published::StateCell::new(initial)),
                 alerts,
+                notify,
                 scheduler: Arc::new(std::sync::Mutex::new(
                     crate::poller::scheduler::Scheduler::new(Default::default(), rand::random()),
                 )),
@@ -324,6 +334,8 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
             .or(nodes::routes(state.clone()))
             .unify()
             .or(alerts::routes(state.clone()))
+            .unify()
+            .or(notifications::routes(state.clone()))
             .unify()
             .or(demo::routes(state.clone()))
             .unify()

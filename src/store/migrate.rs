@@ -14,12 +14,13 @@ use redb::{ReadableDatabase, TableError, WriteTransaction};
 /// - 5: adds `alerts_active` and `alert_history` (the alert engine's durable state).
 /// - 6: new `history_slots` blob layout (500 series per blob, raw tier average-only); the old
 ///   blobs cannot be read with it, so the slots are emptied (see `v5_to_v6`).
-pub const CURRENT_SCHEMA: u32 = 6;
+/// - 7: adds `notify_queue` and `notify_audit` (the notification pipeline).
+pub const CURRENT_SCHEMA: u32 = 7;
 
 type Step = fn(&WriteTransaction) -> Result<(), redb::Error>;
 
 /// `STEPS[i]` migrates version `i + 1` to `i + 2`.
-const STEPS: &[Step] = &[v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5, v5_to_v6];
+const STEPS: &[Step] = &[v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5, v5_to_v6, v6_to_v7];
 
 fn v1_to_v2(tx: &WriteTransaction) -> Result<(), redb::Error> {
     tx.open_table(SECRETS)?;
@@ -58,6 +59,13 @@ fn v5_to_v6(tx: &WriteTransaction) -> Result<(), redb::Error> {
     Ok(())
 }
 
+/// Only creates the two notification tables (empty).
+fn v6_to_v7(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    tx.open_table(NOTIFY_QUEUE)?;
+    tx.open_table(NOTIFY_AUDIT)?;
+    Ok(())
+}
+
 /// Creates every table of the current schema in a fresh file.
 fn create_all(tx: &WriteTransaction) -> Result<(), redb::Error> {
     tx.open_table(META)?;
@@ -71,6 +79,8 @@ fn create_all(tx: &WriteTransaction) -> Result<(), redb::Error> {
     tx.open_table(AUDIT)?;
     tx.open_table(ALERTS_ACTIVE)?;
     tx.open_table(ALERT_HISTORY)?;
+    tx.open_table(NOTIFY_QUEUE)?;
+    tx.open_table(NOTIFY_AUDIT)?;
     Ok(())
 }
 
@@ -233,6 +243,8 @@ pub(crate) mod tests {
         use redb::ReadableTableMetadata;
         assert_eq!(rx.open_table(ALERTS_ACTIVE).unwrap().len().unwrap(), 0);
         assert_eq!(rx.open_table(ALERT_HISTORY).unwrap().len().unwrap(), 0);
+        assert_eq!(rx.open_table(NOTIFY_QUEUE).unwrap().len().unwrap(), 0);
+        assert_eq!(rx.open_table(NOTIFY_AUDIT).unwrap().len().unwrap(), 0);
         assert_eq!(rx.open_table(SECRETS).unwrap().len().unwrap(), 1);
         assert_eq!(
             rx.open_table(SETTINGS)

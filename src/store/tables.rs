@@ -29,5 +29,11 @@ pub const ALERTS_ACTIVE: TableDefinition<&str, &str> = TableDefinition::new("ale
 /// Alert history, oldest first: an increasing sequence number → JSON of `alerts::Alert`.
 pub const ALERT_HISTORY: TableDefinition<u64, &str> = TableDefinition::new("alert_history");
 
+/// Notification queue by item id: JSON of `notify::queue::Item` (v6). Alerts only; channel
+/// secrets stay sealed in `secrets` and are looked up at delivery time.
+pub const NOTIFY_QUEUE: TableDefinition<&str, &str> = TableDefinition::new("notify_queue");
+/// Notification delivery attempts by sequence number: JSON records, bounded (v6).
+pub const NOTIFY_AUDIT: TableDefinition<u64, &str> = TableDefinition::new("notify_audit");
+
 pub const META_SCHEMA_VERSION: &str = "schema_version";
 pub const META_KEY_CHECK: &str = "key_check";
