@@ -1127,10 +1127,10 @@ fn pbs_bad_task_list_keeps_previous_job_results() {
     ] {
         let bad = std::sync::Arc::new(std::sync::Mutex::new(Some(bad)));
         server.set_handler(move |s| {
-            if api_path(s) == "/nodes/localhost/tasks" {
-                if let Some(r) = bad.lock().unwrap().take() {
-                    return r;
-                }
+            if api_path(s) == "/nodes/localhost/tasks"
+                && let Some(r) = bad.lock().unwrap().take()
+            {
+                return r;
             }
             pbs_routes(s)
         });
