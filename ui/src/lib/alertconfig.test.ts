@@ -1,0 +1,118 @@
+import { describe, expect, it } from "vitest";
+import { candidates, changedTopLevel, checkPair, fromForm, newOverride, overridesToRows, pairError, searchCandidates, toForm, type Errors } from "./alertconfig";
+
+// The shape `pulse serve --demo` returns (trimmed to the keys the form reads, plus extras
+// that must survive a save untouched).
+const cfg = () => ({
+  activationState: "pending_review",
+  enabled: true,
+  flappingEnabled: true, flappingThreshold: 5, flappingWindowSeconds: 300, flappingCooldownMinutes: 15,
+  hysteresisMargin: 5,
+  guestDefaults: { cpu: { trigger: 80, clear: 75 }, memory: { trigger: 85, clear: 80 }, disk: { trigger: 90, clear: 85 }, diskRead: { trigger: 0, clear: 0 }, diskWrite: { trigger: 0, clear: 0 }, networkIn: { trigger: 0, clear: 0 }, networkOut: { trigger: 0, clear: 0 }, poweredOffSeverity: "warning" },
+  nodeDefaults: { cpu: { trigger: 80, clear: 75 }, memory: { trigger: 85, clear: 80 }, disk: { trigger: 90, clear: 85 }, temperature: { trigger: 80, clear: 75 } },
+  storageDefault: { trigger: 85, clear: 80 },
+  timeThresholds: { guest: 5, node: 5, pbs: 5, storage: 5 },
+  disableAllGuests: false, disableAllGuestsOffline: false, disableAllNodes: false, disableAllNodesOffline: false, disableAllStorage: false, disableAllPBS: false, disableAllPBSOffline: false, disableAllPMG: false, disableAllPMGOffline: false,
+  overrides: { "cluster1-101": { cpu: { trigger: 95, clear: 90 }, note: "build box", disableConnectivity: true } } as Record<string, unknown>,
+  schedule: { cooldown: 5, maxAlertsHour: 10, grouping: { enabled: true, window: 30 }, quietHours: { enabled: false, start: "22:00", end: "08:00", timezone: "America/New_York", days: { monday: true, tuesday: true, wednesday: true, thursday: true, friday: true, saturday: false, sunday: false }, suppress: { performance: false, storage: false, offline: false } } },
+  customRules: [{ id: "r1" }],
+});
+
+describe("alert config form", () => {
+  it("round-trips: an untouched form changes nothing but the rebuilt override order", () => {
+    const c = cfg();
+    const f = toForm(c);
+    expect(f["guestDefaults.cpu.trigger"]).toBe("80");
+    expect(f["schedule.quietHours.days.saturday"]).toBe(false);
+    expect(f["timeThresholds.guest"]).toBe("5");
+    const rows = overridesToRows(c, () => "guest");
+    const { config, errors } = fromForm(c, f, rows);
+    expect(errors).toEqual({});
+    const diff = changedTopLevel(c, config);
+    expect(Object.keys(diff).filter((k) => k !== "overrides")).toEqual([]);
+    expect(config.overrides).toEqual(c.overrides);
+    expect(config.customRules).toEqual(c.customRules);
+  });
+
+  it("sends only the changed top-level keys, whole, keeping what the form does not show", () => {
+    const c = cfg();
+    const f = { ...toForm(c), "guestDefaults.cpu.trigger": "70", "guestDefaults.cpu.clear": "60", "schedule.cooldown": "30" };
+    const { config, errors } = fromForm(c, f, overridesToRows(c, () => "guest"));
+    expect(errors).toEqual({});
+    const diff = changedTopLevel(c, config) as Record<string, Record<string, unknown>>;
+    expect(diff.guestDefaults.cpu).toEqual({ trigger: 70, clear: 60 });
+    expect(diff.guestDefaults.poweredOffSeverity).toBe("warning");
+    expect(diff.schedule.cooldown).toBe(30);
+    expect(diff.schedule.grouping).toEqual({ enabled: true, window: 30 });
+    expect(diff.nodeDefaults).toBeUndefined();
+  });
+
+  it("refuses a clear at or above its trigger, out-of-range and non-numbers, naming the field", () => {
+    const c = cfg();
+    const f = { ...toForm(c), "guestDefaults.cpu.trigger": "70", "guestDefaults.cpu.clear": "90", "guestDefaults.memory.trigger": "101", "nodeDefaults.disk.clear": "abc", "storageDefault.trigger": "-1", "timeThresholds.guest": "-3", "schedule.quietHours.start": "25:00" };
+    const { errors } = fromForm(c, f, []);
+    expect(errors["guestDefaults.cpu.clear"]).toMatch(/Clear \(90\) must be below trigger \(70\)/);
+    expect(errors["guestDefaults.memory.trigger"]).toMatch(/At most 100/);
+    expect(errors["nodeDefaults.disk.clear"]).toBe("Not a number.");
+    expect(errors["storageDefault.trigger"]).toMatch(/above 0/);
+    expect(errors["timeThresholds.guest"]).toMatch(/whole number/);
+    expect(errors["schedule.quietHours.start"]).toMatch(/HH:MM/);
+    expect(Object.keys(errors)).toHaveLength(6);
+  });
+
+  it("trigger -1 or 0 switches a metric off; an empty clear means trigger minus the margin", () => {
+    const e: Errors = {};
+    const m = { key: "cpu", label: "CPU", unit: "%", max: 100 };
+    expect(checkPair(m, "-1", "", 5, "p", e)).toEqual({ trigger: -1, clear: 0 });
+    expect(checkPair(m, "0", "50", 5, "p", e)).toEqual({ trigger: 0, clear: 0 });
+    expect(checkPair(m, "92.5", "", 5, "p", e)).toEqual({ trigger: 92.5, clear: 87.5 });
+    expect(checkPair(m, "3", "", 5, "p", e)).toEqual({ trigger: 3, clear: 0 });
+    expect(e).toEqual({});
+    expect(checkPair(m, "-2", "", 5, "p", e)).toBeUndefined();
+    expect(e["p.trigger"]).toMatch(/-1 or 0/);
+    expect(checkPair(m, "80", "80", 5, "q", e)).toBeUndefined();
+    expect(e["q.clear"]).toMatch(/below/);
+    expect(checkPair(m, "", "", 5, "r", e)).toBeUndefined();
+    expect(e["r.trigger"]).toBe("Required.");
+  });
+
+  it("overrides: empty pairs use the default, -1 disables a metric, disabled silences, extra fields kept", () => {
+    const c = cfg();
+    const rows = overridesToRows(c, () => "guest");
+    expect(rows[0].pairs.cpu).toEqual({ trigger: "95", clear: "90" });
+    expect(rows[0].rest).toEqual({ note: "build box", disableConnectivity: true });
+    const add = newOverride("cluster1-105", "guest");
+    add.disabled = true;
+    add.pairs.memory = { trigger: "-1", clear: "" };
+    const { config, errors } = fromForm(c, toForm(c), [...rows, add]);
+    expect(errors).toEqual({});
+    expect((config.overrides as Record<string, unknown>)["cluster1-105"]).toEqual({ disabled: true, memory: { trigger: -1, clear: 0 } });
+    const bad = newOverride("n1", "node");
+    bad.pairs.cpu = { trigger: "", clear: "40" };
+    bad.pairs.disk = { trigger: "50", clear: "60" };
+    const r = fromForm(c, toForm(c), [bad]);
+    expect(r.errors["overrides.n1.cpu.trigger"]).toMatch(/trigger too/);
+    expect(r.errors["overrides.n1.disk.clear"]).toMatch(/below/);
+  });
+
+  it("a server error on a pair path shows at the trigger input", () => {
+    expect(pairError({ "guestDefaults.cpu": "thresholds must be finite numbers" }, "guestDefaults.cpu", "trigger")).toMatch(/finite/);
+    expect(pairError({ "guestDefaults.cpu.clear": "x" }, "guestDefaults.cpu", "clear")).toBe("x");
+    expect(pairError({}, "guestDefaults.cpu", "clear")).toBeUndefined();
+  });
+
+  it("resource search: guests by instance-vmid, nodes and storage by id; taken ids skipped", () => {
+    const all = candidates({
+      vms: [{ id: "c1-pve1-100", vmid: 100, name: "db-vm-100", node: "pve1", instance: "c1", type: "qemu" }],
+      containers: [{ id: "c1-pve2-200", vmid: 200, name: "web-ct-200", node: "pve2", instance: "c1", type: "lxc" }],
+      nodes: [{ id: "c1-pve1", name: "pve1", instance: "c1" }],
+      storage: [{ id: "c1-pve1-local", name: "local", node: "pve1" }],
+      pbs: [],
+    });
+    expect(all.map((c) => `${c.kind}:${c.id}`)).toEqual(["guest:c1-100", "guest:c1-200", "node:c1-pve1", "storage:c1-pve1-local"]);
+    expect(searchCandidates(all, "web", new Set()).map((c) => c.id)).toEqual(["c1-200"]);
+    expect(searchCandidates(all, "pve1", new Set(["c1-100"])).map((c) => c.id)).toEqual(["c1-pve1", "c1-pve1-local"]);
+    expect(searchCandidates(all, "CT 200", new Set()).map((c) => c.id)).toEqual(["c1-200"]);
+    expect(searchCandidates(all, "  ", new Set())).toEqual([]);
+  });
+});
