@@ -203,6 +203,7 @@ describe("Pulse web UI", { concurrency: false, timeout: 300000 }, () => {
     assert.match(await page.textContent("[data-testid=alert-settings-error]"), /Invalid alert configuration/);
     assert.equal((await config()).schedule.quietHours.timezone, before.schedule.quietHours.timezone);
     await tz.fill(before.schedule.quietHours.timezone);
+    assert.equal(await form.locator("[data-error-for='schedule.quietHours.timezone']").count(), 0, "editing the field drops its error");
 
     // An override for one guest, picked by search, with alerting switched off.
     const s = await state();
@@ -212,11 +213,12 @@ describe("Pulse web UI", { concurrency: false, timeout: 300000 }, () => {
     await page.click(`[data-testid=override-matches] button[data-add='${key}']`);
     const row = form.locator(`tr[data-override='${key}']`);
     await row.locator("input[type=checkbox]").check();
-    await shot(page, "settings-alerts");
+    await shot(page, "settings-alerts-overrides");
     await page.click("[data-testid=save-alert-settings]");
     await waitFor(async () => (await config()).overrides?.[key]?.disabled === true, "override saved");
     await page.reload();
     await form.waitFor();
+    await shot(page, "settings-alerts");
     assert.ok(await row.locator("input[type=checkbox]").isChecked());
     assert.match(await row.textContent(), new RegExp(g.name));
     // Per-metric override (-1 = off) and removal.

@@ -41,7 +41,22 @@ export default function SettingsAlerts() {
     if (c) fill(c);
   };
   const v = (p: string) => form()?.[p];
-  const setV = (p: string, x: string | boolean) => setForm({ ...form()!, [p]: x });
+  // Editing a field drops its error (client-side or the server's) until the next save.
+  const dropErr = (p: string) => {
+    const e = errs();
+    const hit = Object.keys(e).filter((k) => k === p || p.startsWith(k + ".") || k.startsWith(p + "."));
+    if (hit.length) setErrs(Object.fromEntries(Object.entries(e).filter(([k]) => !hit.includes(k))));
+  };
+  const setV = (p: string, x: string | boolean) => {
+    setForm({ ...form()!, [p]: x });
+    dropErr(p);
+  };
+  /** The default an empty override input falls back to (shown as its placeholder). */
+  const fallback = (kind: string, metric: string, w: "trigger" | "clear") => {
+    const fam = kind === "guest" ? "guestDefaults" : kind === "storage" ? "storageDefault" : "nodeDefaults";
+    const d = String(v(kind === "storage" ? `${fam}.${w}` : `${fam}.${metric}.${w}`) ?? "");
+    return d ? `${d} (default)` : w === "trigger" ? "default" : "auto";
+  };
   const err = (p: string) => errs()[p];
   const matches = createMemo(() => searchCandidates(all(), query(), new Set(rows().map((r) => r.id))));
 
@@ -95,7 +110,7 @@ export default function SettingsAlerts() {
     </tr>
   );
   const pairTable = (head: string, body: JSX.Element) => (
-    <div class="tablewrap"><table class="grid thresholds">
+    <div class="tablewrap thr"><table class="grid thresholds">
       <thead><tr><th>{head}</th><th>Trigger (alert at ≥)</th><th>Clear (resolve at ≤)</th></tr></thead>
       <tbody>{body}</tbody>
     </table></div>
@@ -118,8 +133,8 @@ export default function SettingsAlerts() {
             {check("enabled", "Alerts enabled (master switch)")}
             <label>Notifications
               <select name="activationState" value={String(v("activationState"))} onChange={(e) => setV("activationState", e.currentTarget.value)}>
-                <option value="pending_review">Pending review (alerts shown, nothing sent)</option>
-                <option value="active">Active (notifications sent)</option>
+                <option value="pending_review">Pending review (not sent)</option>
+                <option value="active">Active (sent)</option>
                 <option value="snoozed">Snoozed</option>
               </select>
               <Show when={err("activationState")}><small class="error">{err("activationState")}</small></Show>
@@ -175,8 +190,8 @@ export default function SettingsAlerts() {
                       <span class="ovpair">
                         <span class="small">{m.label}</span>
                         <For each={["trigger", "clear"] as const}>{(w) => (
-                          <input class="thr" name={`${p}.${w}`} placeholder={w === "trigger" ? "default" : "auto"} value={r.pairs[m.key]?.[w] ?? ""} disabled={r.disabled}
-                            onInput={(e) => { const val = e.currentTarget.value; updRow(r.id, (x) => ({ ...x, pairs: { ...x.pairs, [m.key]: { ...x.pairs[m.key], [w]: val } } })); }} aria-invalid={!!pairError(errs(), p, w)} />
+                          <input class="thr" name={`${p}.${w}`} placeholder={fallback(r.kind, m.key, w)} title={w === "trigger" ? "Trigger (empty: the default, -1: off)" : "Clear (empty: trigger minus the margin)"} value={r.pairs[m.key]?.[w] ?? ""} disabled={r.disabled}
+                            onInput={(e) => { const val = e.currentTarget.value; updRow(r.id, (x) => ({ ...x, pairs: { ...x.pairs, [m.key]: { ...x.pairs[m.key], [w]: val } } })); dropErr(`${p}.${w}`); }} aria-invalid={!!pairError(errs(), p, w)} />
                         )}</For>
                         <Show when={pairError(errs(), p, "trigger") ?? pairError(errs(), p, "clear")}><small class="error" data-error-for={p}>{pairError(errs(), p, "trigger") ?? pairError(errs(), p, "clear")}</small></Show>
                       </span>
