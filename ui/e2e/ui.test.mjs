@@ -185,9 +185,15 @@ describe("Pulse web UI", { concurrency: false, timeout: 300000 }, () => {
     // A valid pair is saved, visible through the API and still there after a reload.
     await trig.fill("72.5");
     await clear.fill("61");
+    await form.locator("input[name='pmgDefaults.holdQueueWarn']").fill("150");
+    await form.locator("input[name='timeThresholds.guest']").fill("30");
     await page.click("[data-testid=save-alert-settings]");
     await waitFor(async () => (await config()).guestDefaults.cpu.trigger === 72.5, "saved guest CPU trigger");
-    assert.deepEqual((await config()).guestDefaults.cpu, { trigger: 72.5, clear: 61 });
+    const saved = await config();
+    assert.deepEqual(saved.guestDefaults.cpu, { trigger: 72.5, clear: 61 });
+    assert.equal(saved.pmgDefaults.holdQueueWarn, 150);
+    assert.equal(saved.pmgDefaults.holdQueueCritical, before.pmgDefaults.holdQueueCritical);
+    assert.equal(saved.timeThresholds.guest, 30);
     assert.equal((await config()).guestDefaults.memory.trigger, before.guestDefaults.memory.trigger);
     await page.reload();
     await form.waitFor();

@@ -16,6 +16,10 @@ const cfg = () => ({
   overrides: { "cluster1-101": { cpu: { trigger: 95, clear: 90 }, note: "build box", disableConnectivity: true } } as Record<string, unknown>,
   schedule: { cooldown: 5, maxAlertsHour: 10, grouping: { enabled: true, window: 30 }, quietHours: { enabled: false, start: "22:00", end: "08:00", timezone: "America/New_York", days: { monday: true, tuesday: true, wednesday: true, thursday: true, friday: true, saturday: false, sunday: false }, suppress: { performance: false, storage: false, offline: false } } },
   customRules: [{ id: "r1" }],
+  pmgDefaults: { queueTotalWarning: 500, queueTotalCritical: 1000, deferredQueueWarn: 200, deferredQueueCritical: 500, holdQueueWarn: 100, holdQueueCritical: 300, oldestMessageWarnMins: 30, oldestMessageCritMins: 60, quarantineSpamWarn: 2000, quarantineSpamCritical: 5000, quarantineVirusWarn: 2000, quarantineVirusCritical: 5000, quarantineGrowthWarnPct: 25 },
+  pmgThresholds: { queueTotalWarning: 500 },
+  backupDefaults: { enabled: false, warningDays: 7, criticalDays: 14 },
+  snapshotDefaults: { enabled: false, warningDays: 30, criticalDays: 45 },
 });
 
 describe("alert config form", () => {
@@ -58,6 +62,22 @@ describe("alert config form", () => {
     expect(errors["timeThresholds.guest"]).toMatch(/whole number/);
     expect(errors["schedule.quietHours.start"]).toMatch(/HH:MM/);
     expect(Object.keys(errors)).toHaveLength(6);
+  });
+
+  it("PMG and age limits: whole numbers, warning not above critical; only pmgDefaults is sent", () => {
+    const c = cfg();
+    const ok = fromForm(c, { ...toForm(c), "pmgDefaults.holdQueueWarn": "150", "backupDefaults.enabled": true, "backupDefaults.warningDays": "3" }, []);
+    expect(ok.errors).toEqual({});
+    const diff = changedTopLevel(c, ok.config) as Record<string, Record<string, unknown>>;
+    expect(Object.keys(diff).sort()).toEqual(["backupDefaults", "overrides", "pmgDefaults"]);
+    expect(diff.pmgDefaults.holdQueueWarn).toBe(150);
+    expect(diff.pmgDefaults.quarantineGrowthWarnPct).toBe(25);
+    expect(diff.backupDefaults).toEqual({ enabled: true, warningDays: 3, criticalDays: 14 });
+    const bad = fromForm(c, { ...toForm(c), "pmgDefaults.queueTotalWarning": "0", "pmgDefaults.holdQueueWarn": "400", "snapshotDefaults.criticalDays": "1.5" }, []);
+    expect(bad.errors["pmgDefaults.queueTotalWarning"]).toMatch(/1 or more/);
+    expect(bad.errors["pmgDefaults.holdQueueCritical"]).toMatch(/Critical \(300\) must not be below warning \(400\)/);
+    expect(bad.errors["snapshotDefaults.criticalDays"]).toMatch(/whole number/);
+    expect(Object.keys(bad.errors)).toHaveLength(3);
   });
 
   it("trigger -1 or 0 switches a metric off; an empty clear means trigger minus the margin", () => {

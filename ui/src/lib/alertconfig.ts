@@ -31,6 +31,22 @@ export const OVERRIDE_METRICS: Record<string, Metric[]> = {
   storage: [STORAGE],
 };
 
+/** Warning/critical limits (PMG mail queues, backup and snapshot age): whole numbers. */
+export interface Limit { label: string; unit: string; warn: string; crit: string; min: number; max: number }
+const pmg = (label: string, unit: string, warn: string, crit: string): Limit => ({ label, unit, warn: `pmgDefaults.${warn}`, crit: `pmgDefaults.${crit}`, min: 1, max: 10000000 });
+export const LIMITS: { label: string; note: string; enabled?: string; limits: Limit[] }[] = [
+  { label: "Mail Gateway (PMG)", note: "Summed over the gateway's nodes.", limits: [
+    pmg("Queue total", "messages", "queueTotalWarning", "queueTotalCritical"),
+    pmg("Deferred queue", "messages", "deferredQueueWarn", "deferredQueueCritical"),
+    pmg("Hold queue", "messages", "holdQueueWarn", "holdQueueCritical"),
+    pmg("Oldest queued message", "minutes", "oldestMessageWarnMins", "oldestMessageCritMins"),
+    pmg("Spam in quarantine", "messages", "quarantineSpamWarn", "quarantineSpamCritical"),
+    pmg("Viruses in quarantine", "messages", "quarantineVirusWarn", "quarantineVirusCritical"),
+  ] },
+  { label: "Backup age", note: "Newest backup of a guest older than this.", enabled: "backupDefaults.enabled", limits: [{ label: "Backup age", unit: "days", warn: "backupDefaults.warningDays", crit: "backupDefaults.criticalDays", min: 0, max: 3650 }] },
+  { label: "Snapshot age", note: "Guest snapshots older than this.", enabled: "snapshotDefaults.enabled", limits: [{ label: "Snapshot age", unit: "days", warn: "snapshotDefaults.warningDays", crit: "snapshotDefaults.criticalDays", min: 0, max: 3650 }] },
+];
+
 export const GRACE_KEYS = ["guest", "node", "storage", "pbs"];
 export const DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
 export const SUPPRESS = ["performance", "storage", "offline"];
@@ -41,7 +57,7 @@ export const INTS: [string, number][] = [
   ["flappingThreshold", 1000], ["flappingWindowSeconds", 86400], ["flappingCooldownMinutes", 10080],
   ...GRACE_KEYS.map((k) => [`timeThresholds.${k}`, 86400] as [string, number]),
 ];
-export const BOOLS = ["enabled", "flappingEnabled", "schedule.quietHours.enabled", ...DAYS.map((d) => `schedule.quietHours.days.${d}`), ...SUPPRESS.map((s) => `schedule.quietHours.suppress.${s}`), ...SWITCHES];
+export const BOOLS = ["enabled", "flappingEnabled", "backupDefaults.enabled", "snapshotDefaults.enabled", "schedule.quietHours.enabled", ...DAYS.map((d) => `schedule.quietHours.days.${d}`), ...SUPPRESS.map((s) => `schedule.quietHours.suppress.${s}`), ...SWITCHES];
 export const TEXTS = ["activationState", "schedule.quietHours.start", "schedule.quietHours.end", "schedule.quietHours.timezone"];
 
 export interface OverrideRow {
@@ -82,6 +98,7 @@ export function toForm(cfg: Config): FormValues {
     f[`${p}.clear`] = str(get(cfg, `${p}.clear`));
   }
   for (const [p] of INTS) f[p] = str(get(cfg, p));
+  for (const l of LIMITS.flatMap((x) => x.limits)) for (const p of [l.warn, l.crit]) f[p] = str(get(cfg, p));
   for (const p of BOOLS) f[p] = get(cfg, p) === true;
   for (const p of TEXTS) f[p] = str(get(cfg, p));
   return f;
@@ -172,7 +189,21 @@ export function fromForm(orig: Config, f: FormValues, rows: OverrideRow[]): { co
     else if (Number(s) > max) errs[p] = `At most ${max}.`;
     else set(cfg, p, Number(s));
   }
-  for (const p of BOOLS) set(cfg, p, f[p] === true);
+  for (const l of LIMITS.flatMap((x) => x.limits)) {
+    const vals: number[] = [];
+    for (const p of [l.warn, l.crit]) {
+      const s = String(f[p] ?? "").trim();
+      if (!/^\d+$/.test(s) || Number(s) < l.min) errs[p] = `A whole number of ${l.min} or more.`;
+      else if (Number(s) > l.max) errs[p] = `At most ${l.max}.`;
+      else vals.push(Number(s));
+    }
+    if (vals.length === 2 && vals[0] > vals[1]) errs[l.crit] = `Critical (${vals[1]}) must not be below warning (${vals[0]}).`;
+    else if (vals.length === 2) {
+      set(cfg, l.warn, vals[0]);
+      set(cfg, l.crit, vals[1]);
+    }
+  }
+  for (const p of BOOLS) if (get(orig, p) !== undefined || f[p] === true) set(cfg, p, f[p] === true);
   for (const p of TEXTS) set(cfg, p, String(f[p] ?? "").trim());
   for (const p of ["schedule.quietHours.start", "schedule.quietHours.end"]) {
     if (!/^([01]?\d|2[0-3]):[0-5]\d$/.test(String(f[p] ?? "").trim())) errs[p] = "A time as HH:MM (24 h).";

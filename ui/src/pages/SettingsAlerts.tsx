@@ -8,7 +8,7 @@ import { state } from "../lib/store";
 import { toast } from "../lib/toast";
 import { humanKey } from "../lib/settings";
 import {
-  candidates, changedTopLevel, DAYS, FAMILIES, fromForm, GRACE_KEYS, newOverride, OVERRIDE_METRICS, overridesToRows, pairError, searchCandidates,
+  candidates, changedTopLevel, DAYS, FAMILIES, LIMITS, fromForm, GRACE_KEYS, newOverride, OVERRIDE_METRICS, overridesToRows, pairError, searchCandidates,
   STORAGE, SUPPRESS, SWITCHES, toForm, type Config, type Errors, type FormValues, type Metric, type OverrideRow,
 } from "../lib/alertconfig";
 
@@ -34,6 +34,18 @@ export default function SettingsAlerts() {
   createEffect(() => {
     const c = orig();
     if (c && !form()) fill(c);
+  });
+  // Opened before the live state arrived: override kinds were guessed; once the resources
+  // are known, rebuild the rows whose kind was wrong from the loaded document.
+  createEffect(() => {
+    const known = byId();
+    const c = orig();
+    const cur = rows();
+    if (!c || !known.size) return;
+    const wrong = cur.filter((r) => known.get(r.id) && known.get(r.id)!.kind !== r.kind);
+    if (!wrong.length) return;
+    const fixed = overridesToRows({ overrides: Object.fromEntries(wrong.map((r) => [r.id, (c.overrides as Record<string, unknown>)?.[r.id] ?? {}])) }, (id) => known.get(id)?.kind);
+    setRows(cur.map((r) => fixed.find((x) => x.id === r.id) ?? r));
   });
   const reload = async () => {
     setErrs({});
@@ -144,6 +156,23 @@ export default function SettingsAlerts() {
           <h2>Default thresholds</h2>
           <For each={FAMILIES}>{(fam) => pairTable(fam.label, <For each={fam.metrics}>{(m) => pairRow(`${fam.key}.${m.key}`, m)}</For>)}</For>
           {pairTable("Storage, Ceph and PBS datastores", pairRow("storageDefault", STORAGE))}
+
+          <h2>Warning and critical limits</h2>
+          <For each={LIMITS}>{(grp) => (
+            <div class="tablewrap thr"><table class="grid thresholds" data-limits={grp.label}>
+              <thead><tr><th>{grp.label}<div class="small muted">{grp.note}</div></th><th>Warning at ≥</th><th>Critical at ≥</th></tr></thead>
+              <tbody>
+                <Show when={grp.enabled}><tr><td colspan="3">{check(grp.enabled!, `Check ${grp.label.toLowerCase()}`)}</td></tr></Show>
+                <For each={grp.limits}>{(l) => (
+                  <tr><td>{l.label} <span class="muted small">{l.unit}</span></td>
+                    <For each={[l.warn, l.crit]}>{(p) => (
+                      <td><input class="thr" name={p} inputmode="numeric" value={String(v(p) ?? "")} onInput={(e) => setV(p, e.currentTarget.value)} aria-invalid={!!err(p)} />
+                        <Show when={err(p)}><small class="error" data-error-for={p}>{err(p)}</small></Show></td>
+                    )}</For></tr>
+                )}</For>
+              </tbody>
+            </table></div>
+          )}</For>
 
           <h2>Grace periods</h2>
           <p class="muted small">Seconds a breach must last before it becomes an alert.</p>
