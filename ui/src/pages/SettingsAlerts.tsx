@@ -67,7 +67,7 @@ export default function SettingsAlerts() {
   const fallback = (kind: string, metric: string, w: "trigger" | "clear") => {
     const fam = kind === "guest" ? "guestDefaults" : kind === "storage" ? "storageDefault" : "nodeDefaults";
     const d = String(v(kind === "storage" ? `${fam}.${w}` : `${fam}.${metric}.${w}`) ?? "");
-    return d ? `${d} (default)` : w === "trigger" ? "default" : "auto";
+    return d || (w === "trigger" ? "default" : "auto");
   };
   const err = (p: string) => errs()[p];
   const matches = createMemo(() => searchCandidates(all(), query(), new Set(rows().map((r) => r.id))));
@@ -205,7 +205,7 @@ export default function SettingsAlerts() {
           <div class="formgrid"><For each={SWITCHES}>{(s) => check(s, switchLabel(s))}</For></div>
 
           <h2>Per-resource overrides</h2>
-          <p class="muted small">Replace the defaults for one guest, node or storage. Leave a trigger empty to keep the default; <code>-1</code> switches that metric off; "No alerts" silences the resource.</p>
+          <p class="muted small">Replace the defaults for one guest, node or storage. Empty inputs keep the default (shown in grey); <code>-1</code> switches that metric off; "No alerts" silences the resource.</p>
           <Show when={rows().length} fallback={<p class="muted" data-testid="no-overrides">No overrides.</p>}>
             <div class="tablewrap"><table class="grid overrides" data-testid="overrides">
               <thead><tr><th>Resource</th><th>No alerts</th><th>Thresholds (trigger / clear)</th><th></th></tr></thead>
