@@ -183,8 +183,12 @@ describe("Pulse web UI", { concurrency: false, timeout: 300000 }, () => {
     assert.deepEqual((await config()).guestDefaults.cpu, before.guestDefaults.cpu);
 
     // A valid pair is saved, visible through the API and still there after a reload.
-    await trig.fill("72.5");
+    // Typed key by key (a re-rendering input would lose focus after the first key).
+    await trig.fill("");
+    await trig.pressSequentially("72.5");
     await clear.fill("61");
+    await form.locator("input[name='schedule.escalation.enabled']").check();
+    await form.locator("[data-testid=escalation] button", { hasText: "Add level" }).click();
     await form.locator("input[name='pmgDefaults.holdQueueWarn']").fill("150");
     await form.locator("input[name='timeThresholds.guest']").fill("30");
     await page.click("[data-testid=save-alert-settings]");
@@ -194,6 +198,9 @@ describe("Pulse web UI", { concurrency: false, timeout: 300000 }, () => {
     assert.equal(saved.pmgDefaults.holdQueueWarn, 150);
     assert.equal(saved.pmgDefaults.holdQueueCritical, before.pmgDefaults.holdQueueCritical);
     assert.equal(saved.timeThresholds.guest, 30);
+    assert.equal(saved.schedule.escalation.enabled, true);
+    assert.deepEqual(saved.schedule.escalation.levels, [...before.schedule.escalation.levels, { after: before.schedule.escalation.levels.at(-1).after + 30, notify: "all" }]);
+    assert.equal(saved.schedule.cooldown, before.schedule.cooldown);
     assert.equal((await config()).guestDefaults.memory.trigger, before.guestDefaults.memory.trigger);
     await page.reload();
     await form.waitFor();
@@ -229,7 +236,7 @@ describe("Pulse web UI", { concurrency: false, timeout: 300000 }, () => {
     assert.match(await row.textContent(), new RegExp(g.name));
     // Per-metric override (-1 = off) and removal.
     await row.locator("input[type=checkbox]").uncheck();
-    await row.locator(`input[name='overrides.${key}.memory.trigger']`).fill("-1");
+    await row.locator(`input[name='overrides.${key}.memory.trigger']`).pressSequentially("-1");
     await page.click("[data-testid=save-alert-settings]");
     await waitFor(async () => (await config()).overrides?.[key]?.memory?.trigger === -1, "override metric saved");
     assert.equal((await config()).overrides[key].disabled, undefined);

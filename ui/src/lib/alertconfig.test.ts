@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { candidates, changedTopLevel, checkPair, fromForm, newOverride, overridesToRows, pairError, searchCandidates, toForm, type Errors } from "./alertconfig";
+import { candidates, changedTopLevel, checkPair, escalationToForm, fromForm, newOverride, overridesToRows, pairError, searchCandidates, toForm, type Errors } from "./alertconfig";
 
 // The shape `pulse serve --demo` returns (trimmed to the keys the form reads, plus extras
 // that must survive a save untouched).
@@ -14,7 +14,7 @@ const cfg = () => ({
   timeThresholds: { guest: 5, node: 5, pbs: 5, storage: 5 },
   disableAllGuests: false, disableAllGuestsOffline: false, disableAllNodes: false, disableAllNodesOffline: false, disableAllStorage: false, disableAllPBS: false, disableAllPBSOffline: false, disableAllPMG: false, disableAllPMGOffline: false,
   overrides: { "cluster1-101": { cpu: { trigger: 95, clear: 90 }, note: "build box", disableConnectivity: true } } as Record<string, unknown>,
-  schedule: { cooldown: 5, maxAlertsHour: 10, grouping: { enabled: true, window: 30 }, quietHours: { enabled: false, start: "22:00", end: "08:00", timezone: "America/New_York", days: { monday: true, tuesday: true, wednesday: true, thursday: true, friday: true, saturday: false, sunday: false }, suppress: { performance: false, storage: false, offline: false } } },
+  schedule: { cooldown: 5, maxAlertsHour: 10, escalation: { enabled: false, levels: [{ after: 15, notify: "email" }, { after: 60, notify: "all" }] }, grouping: { enabled: true, window: 30 }, quietHours: { enabled: false, start: "22:00", end: "08:00", timezone: "America/New_York", days: { monday: true, tuesday: true, wednesday: true, thursday: true, friday: true, saturday: false, sunday: false }, suppress: { performance: false, storage: false, offline: false } } },
   customRules: [{ id: "r1" }],
   pmgDefaults: { queueTotalWarning: 500, queueTotalCritical: 1000, deferredQueueWarn: 200, deferredQueueCritical: 500, holdQueueWarn: 100, holdQueueCritical: 300, oldestMessageWarnMins: 30, oldestMessageCritMins: 60, quarantineSpamWarn: 2000, quarantineSpamCritical: 5000, quarantineVirusWarn: 2000, quarantineVirusCritical: 5000, quarantineGrowthWarnPct: 25 },
   pmgThresholds: { queueTotalWarning: 500 },
@@ -78,6 +78,22 @@ describe("alert config form", () => {
     expect(bad.errors["pmgDefaults.holdQueueCritical"]).toMatch(/Critical \(300\) must not be below warning \(400\)/);
     expect(bad.errors["snapshotDefaults.criticalDays"]).toMatch(/whole number/);
     expect(Object.keys(bad.errors)).toHaveLength(3);
+  });
+
+  it("escalation levels: minutes rising, notify email/webhook/all, errors on the server's paths", () => {
+    const c = cfg();
+    const lv = escalationToForm(c);
+    expect(lv).toEqual([{ after: "15", notify: "email" }, { after: "60", notify: "all" }]);
+    const same = fromForm(c, toForm(c), overridesToRows(c, () => "guest"), lv);
+    expect(same.errors).toEqual({});
+    expect(changedTopLevel(c, same.config).schedule).toBeUndefined();
+    const more = fromForm(c, { ...toForm(c), "schedule.escalation.enabled": true }, [], [...lv, { after: "120", notify: "webhook" }]);
+    expect(more.errors).toEqual({});
+    expect((changedTopLevel(c, more.config).schedule as { escalation: unknown }).escalation).toEqual({ enabled: true, levels: [{ after: 15, notify: "email" }, { after: 60, notify: "all" }, { after: 120, notify: "webhook" }] });
+    const bad = fromForm(c, toForm(c), [], [{ after: "30", notify: "email" }, { after: "20", notify: "sms" }, { after: "x", notify: "all" }]);
+    expect(bad.errors["schedule.escalation.levels[1].after"]).toMatch(/later/);
+    expect(bad.errors["schedule.escalation.levels[1].notify"]).toMatch(/webhook/);
+    expect(bad.errors["schedule.escalation.levels[2].after"]).toMatch(/whole number/);
   });
 
   it("trigger -1 or 0 switches a metric off; an empty clear means trigger minus the margin", () => {

@@ -57,7 +57,7 @@ export const INTS: [string, number][] = [
   ["flappingThreshold", 1000], ["flappingWindowSeconds", 86400], ["flappingCooldownMinutes", 10080],
   ...GRACE_KEYS.map((k) => [`timeThresholds.${k}`, 86400] as [string, number]),
 ];
-export const BOOLS = ["enabled", "flappingEnabled", "backupDefaults.enabled", "snapshotDefaults.enabled", "schedule.quietHours.enabled", ...DAYS.map((d) => `schedule.quietHours.days.${d}`), ...SUPPRESS.map((s) => `schedule.quietHours.suppress.${s}`), ...SWITCHES];
+export const BOOLS = ["enabled", "flappingEnabled", "schedule.escalation.enabled", "backupDefaults.enabled", "snapshotDefaults.enabled", "schedule.quietHours.enabled", ...DAYS.map((d) => `schedule.quietHours.days.${d}`), ...SUPPRESS.map((s) => `schedule.quietHours.suppress.${s}`), ...SWITCHES];
 export const TEXTS = ["activationState", "schedule.quietHours.start", "schedule.quietHours.end", "schedule.quietHours.timezone"];
 
 export interface OverrideRow {
@@ -174,8 +174,17 @@ export function checkPair(m: Metric, t: string, c: string, margin: number, path:
   return { trigger, clear };
 }
 
-/** The whole new document (loaded config + form + overrides) and the problems found. */
-export function fromForm(orig: Config, f: FormValues, rows: OverrideRow[]): { config: Config; errors: Errors } {
+export interface EscalationLevel { after: string; notify: string }
+export const NOTIFY = ["email", "webhook", "all"];
+
+export function escalationToForm(cfg: Config): EscalationLevel[] {
+  const l = get(cfg, "schedule.escalation.levels");
+  return Array.isArray(l) ? l.map((x: { after?: unknown; notify?: unknown }) => ({ after: str(x?.after), notify: typeof x?.notify === "string" ? x.notify : "all" })) : [];
+}
+
+/** The whole new document (loaded config + form + overrides) and the problems found.
+ *  `levels` (escalation) is left as loaded when not given. Errors use the server's paths. */
+export function fromForm(orig: Config, f: FormValues, rows: OverrideRow[], levels?: EscalationLevel[]): { config: Config; errors: Errors } {
   const cfg = JSON.parse(JSON.stringify(orig)) as Config;
   const errs: Errors = {};
   const margin = typeof orig.hysteresisMargin === "number" && orig.hysteresisMargin > 0 ? orig.hysteresisMargin : 5;
@@ -223,6 +232,21 @@ export function fromForm(orig: Config, f: FormValues, rows: OverrideRow[]): { co
     ov[r.id] = o;
   }
   cfg.overrides = ov;
+
+  if (levels) {
+    const out: { after: number; notify: string }[] = [];
+    let prev = -1;
+    levels.forEach((l, i) => {
+      const p = `schedule.escalation.levels[${i}]`;
+      const a = l.after.trim();
+      if (!/^\d+$/.test(a) || Number(a) > 10080) errs[`${p}.after`] = "Minutes: a whole number from 0 to 10080.";
+      else if (Number(a) <= prev) errs[`${p}.after`] = "Each level must come later than the one before.";
+      if (!NOTIFY.includes(l.notify)) errs[`${p}.notify`] = "Email, webhook or all.";
+      if (/^\d+$/.test(a)) prev = Number(a);
+      out.push({ after: Number(a), notify: l.notify });
+    });
+    if (!Object.keys(errs).some((k) => k.startsWith("schedule.escalation"))) set(cfg, "schedule.escalation.levels", out);
+  }
   return { config: cfg, errors: errs };
 }
 

@@ -2,13 +2,13 @@
 // resource kind, grace periods, notification pacing, quiet hours, per-resource overrides.
 // Loads GET /api/alerts/config, checks the form client-side (lib/alertconfig), sends the
 // changed top-level keys with PUT; a 400 naming a field is shown beside that field.
-import { createEffect, createMemo, createResource, createSignal, For, Show, type JSX } from "solid-js";
+import { createEffect, createMemo, createResource, createSignal, For, Index, Show, type JSX } from "solid-js";
 import { api, ApiError } from "../lib/api";
 import { state } from "../lib/store";
 import { toast } from "../lib/toast";
 import { humanKey } from "../lib/settings";
 import {
-  candidates, changedTopLevel, DAYS, FAMILIES, LIMITS, fromForm, GRACE_KEYS, newOverride, OVERRIDE_METRICS, overridesToRows, pairError, searchCandidates,
+  candidates, changedTopLevel, DAYS, escalationToForm, FAMILIES, LIMITS, NOTIFY, type EscalationLevel, fromForm, GRACE_KEYS, newOverride, OVERRIDE_METRICS, overridesToRows, pairError, searchCandidates,
   STORAGE, SUPPRESS, SWITCHES, toForm, type Config, type Errors, type FormValues, type Metric, type OverrideRow,
 } from "../lib/alertconfig";
 
@@ -16,6 +16,7 @@ export default function SettingsAlerts() {
   const [orig, { refetch }] = createResource(() => api<Config>("GET", "/api/alerts/config"));
   const [form, setForm] = createSignal<FormValues | null>(null);
   const [rows, setRows] = createSignal<OverrideRow[]>([]);
+  const [levels, setLevels] = createSignal<EscalationLevel[]>([]);
   const [errs, setErrs] = createSignal<Errors>({});
   const [query, setQuery] = createSignal("");
   const [busy, setBusy] = createSignal(false);
@@ -29,6 +30,7 @@ export default function SettingsAlerts() {
   const fill = (c: Config) => {
     setForm(toForm(c));
     setRows(overridesToRows(c, (id) => byId().get(id)?.kind));
+    setLevels(escalationToForm(c));
   };
   // Fill the form once the document has loaded.
   createEffect(() => {
@@ -76,7 +78,7 @@ export default function SettingsAlerts() {
     e.preventDefault();
     const c = orig();
     if (!c || !form()) return;
-    const { config, errors } = fromForm(c, form()!, rows());
+    const { config, errors } = fromForm(c, form()!, rows(), levels());
     if (Object.keys(errors).length) {
       setErrs({ ...errors, form: `Not saved: ${Object.keys(errors).length} field(s) need attention.` });
       return;
@@ -188,6 +190,29 @@ export default function SettingsAlerts() {
             {num("flappingCooldownMinutes", "Flapping cooldown", "minutes")}
           </div>
 
+          <h3>Escalation</h3>
+          {check("schedule.escalation.enabled", "Escalate unacknowledged alerts")}
+          <div data-testid="escalation">
+            <Index each={levels()}>{(l, i) => {
+              const p = () => `schedule.escalation.levels[${i}]`;
+              const upd = (k: keyof EscalationLevel, val: string) => {
+                setLevels(levels().map((x, j) => (j === i ? { ...x, [k]: val } : x)));
+                dropErr(`${p()}.${k}`);
+              };
+              return (
+                <div class="esc">
+                  <span>Level {i + 1} after</span>
+                  <input class="thr" name={`${p()}.after`} inputmode="numeric" value={l().after} onInput={(e) => upd("after", e.currentTarget.value)} aria-invalid={!!err(`${p()}.after`)} />
+                  <span>minutes, notify</span>
+                  <select name={`${p()}.notify`} value={l().notify} onChange={(e) => upd("notify", e.currentTarget.value)}><For each={NOTIFY}>{(n) => <option value={n}>{n}</option>}</For></select>
+                  <button type="button" class="ghost" aria-label={`Remove level ${i + 1}`} onClick={() => setLevels(levels().filter((_, j) => j !== i))}>✕</button>
+                  <Show when={err(`${p()}.after`) ?? err(`${p()}.notify`)}><small class="error" data-error-for={p()}>{err(`${p()}.after`) ?? err(`${p()}.notify`)}</small></Show>
+                </div>
+              );
+            }}</Index>
+            <button type="button" onClick={() => setLevels([...levels(), { after: String((Number(levels()[levels().length - 1]?.after) || 0) + 30), notify: "all" }])}>Add level</button>
+          </div>
+
           <h2>Quiet hours</h2>
           <div class="formgrid">
             {check("schedule.quietHours.enabled", "Hold back notifications during quiet hours")}
@@ -209,28 +234,28 @@ export default function SettingsAlerts() {
           <Show when={rows().length} fallback={<p class="muted" data-testid="no-overrides">No overrides.</p>}>
             <div class="tablewrap"><table class="grid overrides" data-testid="overrides">
               <thead><tr><th>Resource</th><th>No alerts</th><th>Thresholds (trigger / clear)</th><th></th></tr></thead>
-              <tbody><For each={rows()}>{(r) => (
-                <tr data-override={r.id}>
-                  <td>{byId().get(r.id)?.name ?? r.id}<div class="muted small">{r.id} · {byId().get(r.id)?.detail ?? r.kind}</div></td>
-                  <td><input type="checkbox" name={`overrides.${r.id}.disabled`} aria-label={`No alerts for ${r.id}`} checked={r.disabled} onChange={(e) => { const on = e.currentTarget.checked; updRow(r.id, (x) => ({ ...x, disabled: on })); }} /></td>
-                  <td class="ovpairs"><For each={OVERRIDE_METRICS[r.kind] ?? []}>{(m) => {
-                    const p = `overrides.${r.id}.${m.key}`;
+              <tbody><Index each={rows()}>{(r) => (
+                <tr data-override={r().id}>
+                  <td>{byId().get(r().id)?.name ?? r().id}<div class="muted small">{r().id} · {byId().get(r().id)?.detail ?? r().kind}</div></td>
+                  <td><input type="checkbox" name={`overrides.${r().id}.disabled`} aria-label={`No alerts for ${r().id}`} checked={r().disabled} onChange={(e) => { const on = e.currentTarget.checked; updRow(r().id, (x) => ({ ...x, disabled: on })); }} /></td>
+                  <td class="ovpairs"><For each={OVERRIDE_METRICS[r().kind] ?? []}>{(m) => {
+                    const p = () => `overrides.${r().id}.${m.key}`;
                     return (
                       <span class="ovpair">
                         <span class="small">{m.label}</span>
                         <For each={["trigger", "clear"] as const}>{(w) => (
-                          <input class="thr" name={`${p}.${w}`} placeholder={fallback(r.kind, m.key, w)} title={w === "trigger" ? "Trigger (empty: the default, -1: off)" : "Clear (empty: trigger minus the margin)"} value={r.pairs[m.key]?.[w] ?? ""} disabled={r.disabled}
-                            onInput={(e) => { const val = e.currentTarget.value; updRow(r.id, (x) => ({ ...x, pairs: { ...x.pairs, [m.key]: { ...x.pairs[m.key], [w]: val } } })); dropErr(`${p}.${w}`); }} aria-invalid={!!pairError(errs(), p, w)} />
+                          <input class="thr" name={`${p()}.${w}`} placeholder={fallback(r().kind, m.key, w)} title={w === "trigger" ? "Trigger (empty: the default, -1: off)" : "Clear (empty: trigger minus the margin)"} value={r().pairs[m.key]?.[w] ?? ""} disabled={r().disabled}
+                            onInput={(e) => { const val = e.currentTarget.value; updRow(r().id, (x) => ({ ...x, pairs: { ...x.pairs, [m.key]: { ...x.pairs[m.key], [w]: val } } })); dropErr(`${p()}.${w}`); }} aria-invalid={!!pairError(errs(), p(), w)} />
                         )}</For>
-                        <Show when={pairError(errs(), p, "trigger") ?? pairError(errs(), p, "clear")}><small class="error" data-error-for={p}>{pairError(errs(), p, "trigger") ?? pairError(errs(), p, "clear")}</small></Show>
+                        <Show when={pairError(errs(), p(), "trigger") ?? pairError(errs(), p(), "clear")}><small class="error" data-error-for={p()}>{pairError(errs(), p(), "trigger") ?? pairError(errs(), p(), "clear")}</small></Show>
                       </span>
                     );
                   }}</For>
-                    <Show when={err(`overrides.${r.id}`)}><small class="error" data-error-for={`overrides.${r.id}`}>{err(`overrides.${r.id}`)}</small></Show>
+                    <Show when={err(`overrides.${r().id}`)}><small class="error" data-error-for={`overrides.${r().id}`}>{err(`overrides.${r().id}`)}</small></Show>
                   </td>
-                  <td class="actions"><button type="button" class="danger" onClick={() => setRows(rows().filter((x) => x.id !== r.id))}>Remove</button></td>
+                  <td class="actions"><button type="button" class="danger" onClick={() => setRows(rows().filter((x) => x.id !== r().id))}>Remove</button></td>
                 </tr>
-              )}</For></tbody>
+              )}</Index></tbody>
             </table></div>
           </Show>
           <label class="addov">Add an override
