@@ -162,6 +162,89 @@ describe("Pulse web UI", { concurrency: false, timeout: 300000 }, () => {
     sim.stop();
   });
 
+  it("alert settings: thresholds save and persist, bad pairs and server refusals are shown, overrides", async () => {
+    const config = async () => (await page.request.get(`${pulse.url}/api/alerts/config`)).json();
+    const before = await config();
+    await page.click("a[href='/settings/alerts']");
+    const form = page.locator("[data-testid=alert-settings]");
+    await form.waitFor();
+    const trig = form.locator("input[name='guestDefaults.cpu.trigger']");
+    const clear = form.locator("input[name='guestDefaults.cpu.clear']");
+    assert.equal(await trig.inputValue(), String(before.guestDefaults.cpu.trigger));
+    assert.equal(await clear.inputValue(), String(before.guestDefaults.cpu.clear));
+
+    // Clear above trigger: refused in the browser, with a message beside the field; nothing sent.
+    await trig.fill("70");
+    await clear.fill("90");
+    await page.click("[data-testid=save-alert-settings]");
+    const pairErr = await form.locator("[data-error-for='guestDefaults.cpu.clear']").textContent();
+    assert.match(pairErr, /Clear \(90\) must be below trigger \(70\)/);
+    assert.match(await page.textContent("[data-testid=alert-settings-error]"), /Not saved/);
+    assert.deepEqual((await config()).guestDefaults.cpu, before.guestDefaults.cpu);
+
+    // A valid pair is saved, visible through the API and still there after a reload.
+    // Typed key by key (a re-rendering input would lose focus after the first key).
+    await trig.fill("");
+    await trig.pressSequentially("72.5");
+    await clear.fill("61");
+    await form.locator("input[name='schedule.escalation.enabled']").check();
+    await form.locator("[data-testid=escalation] button", { hasText: "Add level" }).click();
+    await form.locator("input[name='pmgDefaults.holdQueueWarn']").fill("150");
+    await form.locator("input[name='timeThresholds.guest']").fill("30");
+    await page.click("[data-testid=save-alert-settings]");
+    await waitFor(async () => (await config()).guestDefaults.cpu.trigger === 72.5, "saved guest CPU trigger");
+    const saved = await config();
+    assert.deepEqual(saved.guestDefaults.cpu, { trigger: 72.5, clear: 61 });
+    assert.equal(saved.pmgDefaults.holdQueueWarn, 150);
+    assert.equal(saved.pmgDefaults.holdQueueCritical, before.pmgDefaults.holdQueueCritical);
+    assert.equal(saved.timeThresholds.guest, 30);
+    assert.equal(saved.schedule.escalation.enabled, true);
+    assert.deepEqual(saved.schedule.escalation.levels, [...before.schedule.escalation.levels, { after: before.schedule.escalation.levels.at(-1).after + 30, notify: "all" }]);
+    assert.equal(saved.schedule.cooldown, before.schedule.cooldown);
+    assert.equal((await config()).guestDefaults.memory.trigger, before.guestDefaults.memory.trigger);
+    await page.reload();
+    await form.waitFor();
+    assert.equal(await trig.inputValue(), "72.5");
+    assert.equal(await clear.inputValue(), "61");
+
+    // The server's refusal (an unknown time zone) is shown in words beside the field.
+    const tz = form.locator("input[name='schedule.quietHours.timezone']");
+    await tz.fill("Mars/Olympus_Mons");
+    await page.click("[data-testid=save-alert-settings]");
+    const tzErr = await form.locator("[data-error-for='schedule.quietHours.timezone']").textContent();
+    assert.match(tzErr, /Mars\/Olympus_Mons.*time zone/);
+    assert.match(await page.textContent("[data-testid=alert-settings-error]"), /Invalid alert configuration/);
+    assert.equal((await config()).schedule.quietHours.timezone, before.schedule.quietHours.timezone);
+    await tz.fill(before.schedule.quietHours.timezone);
+    assert.equal(await form.locator("[data-error-for='schedule.quietHours.timezone']").count(), 0, "editing the field drops its error");
+
+    // An override for one guest, picked by search, with alerting switched off.
+    const s = await state();
+    const g = s.vms[0];
+    const key = `${g.instance}-${g.vmid}`;
+    await page.fill("[data-testid=override-search]", g.name);
+    await page.click(`[data-testid=override-matches] button[data-add='${key}']`);
+    const row = form.locator(`tr[data-override='${key}']`);
+    await row.locator("input[type=checkbox]").check();
+    await shot(page, "settings-alerts-overrides");
+    await page.click("[data-testid=save-alert-settings]");
+    await waitFor(async () => (await config()).overrides?.[key]?.disabled === true, "override saved");
+    await page.reload();
+    await form.waitFor();
+    await shot(page, "settings-alerts");
+    assert.ok(await row.locator("input[type=checkbox]").isChecked());
+    assert.match(await row.textContent(), new RegExp(g.name));
+    // Per-metric override (-1 = off) and removal.
+    await row.locator("input[type=checkbox]").uncheck();
+    await row.locator(`input[name='overrides.${key}.memory.trigger']`).pressSequentially("-1");
+    await page.click("[data-testid=save-alert-settings]");
+    await waitFor(async () => (await config()).overrides?.[key]?.memory?.trigger === -1, "override metric saved");
+    assert.equal((await config()).overrides[key].disabled, undefined);
+    await row.locator("button", { hasText: "Remove" }).click();
+    await page.click("[data-testid=save-alert-settings]");
+    await waitFor(async () => !(key in ((await config()).overrides ?? {})), "override removed");
+  });
+
   it("every page renders (screenshots)", async () => {
     for (const [path, name] of [["/storage", "storage"], ["/backups", "backups"], ["/pbs", "pbs"], ["/pmg", "pmg"], ["/settings/security", "settings-security"], ["/settings/system", "settings-system"]]) {
       await page.click(`a[href='${path}']`);

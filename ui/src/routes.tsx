@@ -21,6 +21,7 @@ export const routes: Route[] = [
   { path: "/pmg", title: "PMG", component: lazy(() => import("./pages/Servers").then((m) => ({ default: m.Pmg }))), nav: "main" },
   { path: "/alerts", title: "Alerts", component: lazy(() => import("./pages/Alerts")), nav: "main" },
   { path: "/settings/nodes", title: "Nodes", component: lazy(() => import("./pages/SettingsNodes")), nav: "settings" },
+  { path: "/settings/alerts", title: "Alerts", component: lazy(() => import("./pages/SettingsAlerts")), nav: "settings" },
   { path: "/settings/security", title: "Security", component: lazy(() => import("./pages/SettingsSecurity")), nav: "settings" },
   { path: "/settings/system", title: "System", component: lazy(() => import("./pages/SettingsSystem")), nav: "settings" },
   { path: "/login", title: "Sign in", component: lazy(() => import("./pages/Login")), public: true },

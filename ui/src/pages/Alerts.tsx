@@ -17,6 +17,7 @@ export default function Alerts() {
   return (
     <div class="page">
       <h1>Alerts</h1>
+      <p class="muted"><a href="/settings/alerts" data-testid="alert-settings-link">Thresholds and alert settings →</a></p>
       <div class="tabs">
         <button class={tab() === "active" ? "active" : ""} onClick={() => setTab("active")}>Active ({active().length})</button>
         <button class={tab() === "history" ? "active" : ""} onClick={() => { setTab("history"); refetch(); }}>History</button>

@@ -1,0 +1,1 @@
+function c(r,e){const n={};for(const[o,t]of Object.entries(e))r[o]!==t&&!(typeof t=="number"&&Number.isNaN(t))&&(n[o]=t);return n}function s(r){const e=r.replace(/([a-z0-9])([A-Z])/g,"$1 $2").replace(/_/g," ").toLowerCase();return e.charAt(0).toUpperCase()+e.slice(1)}export{c,s as h};
