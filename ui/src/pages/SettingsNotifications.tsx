@@ -182,7 +182,7 @@ function WebhookEditor(p: { initial: WebhookForm; onDone: (saved: boolean) => vo
         <Err e={errs().headers} />
         <Show when={f().headers.some((h) => h.value === REDACTED)}><p class="muted small">Stored values are hidden; leave them as they are to keep them.</p></Show>
       </fieldset>
-      <label class="wide">Custom payload template (optional, Go template syntax, e.g. <code>{'{"text":"{{.Level}}: {{.Message}}"}'}</code>)
+      <label class="wide"><span>Custom payload template (optional, Go template syntax, e.g. <code>{'{"text":"{{.Level}}: {{.Message}}"}'}</code>)</span>
         <textarea name="template" rows="4" value={f().template} onInput={on("template")} placeholder={`Empty: the built-in ${f().service} payload`} /><Err e={errs().template} id="webhook-template-error" />
       </label>
       <Show when={errs().form}><p class="error" role="alert" data-testid="webhook-error">{errs().form}</p></Show>
@@ -326,7 +326,8 @@ function QueueSection() {
   };
   return (
     <section class="panel" data-testid="queue">
-      <h2>Delivery queue <button class="ghost" onClick={refresh} data-testid="queue-refresh">Refresh</button></h2>
+      <h2>Delivery queue</h2>
+      <p class="muted small">Every notification is stored before it is sent, retried with backoff, and parked here when all attempts fail. <button onClick={refresh} data-testid="queue-refresh">Refresh</button></p>
       <div class="cards">
         <For each={queueCards(stats())}>{(c) => <div class={`card${c.key === "dlq" && c.value ? " alerting" : ""}`} data-testid={`queue-${c.key}`}><b>{c.value}</b><span>{c.label}</span></div>}</For>
       </div>
