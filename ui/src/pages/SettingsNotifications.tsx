@@ -245,7 +245,7 @@ function WebhooksSection() {
           )}</For></tbody>
         </table></div>
       </Show>
-      <Show when={editing()} keyed fallback={<button class="primary" data-testid="add-webhook" onClick={() => setEditing(blankWebhook())}>Add webhook</button>}>
+      <Show when={editing()} keyed fallback={<div class="buttons" style={{ "margin-top": ".7rem" }}><button class="primary" data-testid="add-webhook" onClick={() => setEditing(blankWebhook())}>Add webhook</button></div>}>
         {(w) => <WebhookEditor initial={w} onDone={(saved) => { setEditing(null); if (saved) refetch(); }} />}
       </Show>
     </section>
