@@ -113,6 +113,8 @@ describe("Settings → Notifications", { concurrency: false, timeout: 300000 }, 
     await page.click("a[href='/settings/notifications']");
     await page.locator("[data-testid=email-form]").waitFor();
     // A preset fills server, port and encryption.
+    // The presets load beside the config: wait for them (11 presets + "Custom server").
+    await waitFor(async () => (await page.locator("select[name=provider] option").count()) >= 12, "the provider presets");
     const names = await page.locator("select[name=provider] option").allTextContents();
     assert.ok(names.length >= 11, `providers: ${names}`);
     await page.selectOption("select[name=provider]", { label: names.find((n) => n.startsWith("Gmail")) });
@@ -262,5 +264,13 @@ describe("Settings → Notifications", { concurrency: false, timeout: 300000 }, 
     await page.click("tr[data-name='Flaky endpoint'] button:has-text('Delete')");
     await waitFor(async () => (await get("/api/notifications/webhooks")).length === 1, "one webhook left");
     await page.locator("[data-testid=webhooks] tr[data-name='Flaky endpoint']").waitFor({ state: "detached" });
+
+    // Phone width: the page stays usable.
+    const phone = await page.context().newPage();
+    await phone.setViewportSize({ width: 390, height: 844 });
+    await phone.goto(pulse.url + "/settings/notifications");
+    await phone.locator("[data-testid=email-form]").waitFor();
+    await shot(phone, "settings-notifications-phone");
+    await phone.close();
   });
 });
