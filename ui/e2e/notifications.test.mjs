@@ -230,6 +230,29 @@ describe("Settings → Notifications", { concurrency: false, timeout: 300000 }, 
     assert.ok(hooks.find((h) => h.name === "Local receiver"));
   });
 
+  it("apprise: API mode against the local receiver, saved and tested", async () => {
+    await page.click("[data-testid=tab-apprise]");
+    await page.locator("[data-testid=apprise-form]").waitFor();
+    await page.check("[data-testid=apprise-form] input[name=enabled]");
+    await page.selectOption("[data-testid=apprise-form] select[name=mode]", "http");
+    await page.fill("[data-testid=apprise-form] input[name=serverUrl]", "apprise.lan");
+    await page.click("[data-testid=apprise-form] button[type=submit]");
+    await page.getByText("Not a URL").waitFor();
+    await page.fill("[data-testid=apprise-form] input[name=serverUrl]", `${rx.url}/apprise`);
+    await page.fill("[data-testid=apprise-form] input[name=configKey]", "pulse");
+    await page.click("[data-testid=apprise-form] button[type=submit]");
+    await page.locator("[data-testid=apprise-result][data-ok=true]").waitFor();
+    const saved = await get("/api/notifications/apprise");
+    assert.equal(saved.mode, "http");
+    assert.equal(saved.enabled, true);
+    const before = rx.hits.length;
+    await page.click("[data-testid=apprise-form] button:has-text('Send test')");
+    await page.locator("[data-testid=apprise-result][data-ok=true]").waitFor();
+    assert.equal(rx.hits.length, before + 1);
+    assert.equal(rx.hits.at(-1).path, "/apprise/notify/pulse");
+    assert.ok(JSON.parse(rx.hits.at(-1).body).title);
+  });
+
   it("queue: a notification that fails for good is in the DLQ view; retry and delete work", async () => {
     const hooks = await get("/api/notifications/webhooks");
     const flaky = hooks.find((h) => h.name === "Flaky endpoint");
