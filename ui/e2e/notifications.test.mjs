@@ -282,6 +282,16 @@ describe("Settings → Notifications", { concurrency: false, timeout: 300000 }, 
     await page.locator("[data-testid=dlq-empty]").waitFor();
     assert.equal((await get("/api/notifications/dlq")).length, 0);
 
+    // Delivery settings: checked before sending, then saved.
+    await page.fill("[data-testid=delivery-form] input[name=maxAttempts]", "0");
+    await page.click("[data-testid=delivery-form] button[type=submit]");
+    assert.match(await page.locator("[data-testid=delivery-result][data-ok=false]").textContent(), /Between 1 and 20/);
+    await page.fill("[data-testid=delivery-form] input[name=maxAttempts]", "5");
+    await page.check("[data-testid=delivery-form] input[name=notifyOnResolved]");
+    await page.click("[data-testid=delivery-form] button[type=submit]");
+    await page.locator("[data-testid=delivery-result][data-ok=true]").waitFor();
+    assert.deepEqual((await get("/api/notifications/")).settings, { notifyOnResolved: true, maxAttempts: 5 });
+
     // Delete a webhook from the list.
     await page.click("[data-testid=tab-webhooks]");
     await page.click("tr[data-name='Flaky endpoint'] button:has-text('Delete')");

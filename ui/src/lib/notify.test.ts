@@ -9,6 +9,7 @@ import {
   emailFromApi,
   emailToApi,
   isEmail,
+  parseMaxAttempts,
   queueCards,
   serverErrorField,
   splitList,
@@ -127,6 +128,12 @@ describe("apprise and queue", () => {
     expect(validateApprise({ ...f, timeoutSeconds: "2" }).timeoutSeconds).toBeTruthy();
     expect(validateApprise({ ...f, mode: "cli", targets: " \n " }).targets).toBeTruthy();
     expect(validateApprise({ ...f, mode: "cli", enabled: false, targets: "" })).toEqual({});
+  });
+
+  it("max attempts must be a whole number in 1..20", () => {
+    expect(parseMaxAttempts(" 5 ")).toBe(5);
+    expect(parseMaxAttempts("20")).toBe(20);
+    for (const bad of ["0", "21", "", "3.5", "-1", "x"]) expect(typeof parseMaxAttempts(bad)).toBe("string");
   });
 
   it("queue cards read the stats, defaulting missing keys to 0", () => {

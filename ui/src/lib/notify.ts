@@ -252,3 +252,10 @@ export const QUEUE_KEYS: [string, string][] = [["queueDepth", "Queued"], ["pendi
 export function queueCards(stats: Record<string, unknown> | undefined): { key: string; label: string; value: number }[] {
   return QUEUE_KEYS.map(([key, label]) => ({ key, label, value: Number(stats?.[key] ?? 0) || 0 }));
 }
+
+/** `maxAttempts` as typed → a number in 1..20, or an error sentence. */
+export function parseMaxAttempts(s: string): number | string {
+  const t = s.trim();
+  if (!/^\d+$/.test(t) || Number(t) < 1 || Number(t) > 20) return "Between 1 and 20 attempts.";
+  return Number(t);
+}

@@ -5,7 +5,7 @@ import { createResource, createSignal, For, Index, Show } from "solid-js";
 import { api, ApiError } from "../lib/api";
 import { toast } from "../lib/toast";
 import {
-  REDACTED, SERVICES, applyProvider, appriseFromApi, appriseToApi, blankWebhook, emailFromApi, emailToApi, queueCards,
+  REDACTED, SERVICES, applyProvider, appriseFromApi, appriseToApi, blankWebhook, emailFromApi, emailToApi, parseMaxAttempts, queueCards,
   serverErrorField, validateApprise, validateEmail, validateWebhook, webhookFromApi, webhookToApi,
   type AppriseApi, type AppriseForm, type EmailApi, type EmailForm, type Provider, type WebhookApi, type WebhookForm,
 } from "../lib/notify";
@@ -89,7 +89,7 @@ function EmailSection() {
           </label>
           <label>From<input name="from" placeholder="pulse@example.com" value={f().from} onInput={on("from")} /><Err e={errs().from} /></label>
           <label>User name<input name="username" autocomplete="off" value={f().username} onInput={on("username")} /><Err e={errs().username} /></label>
-          <label>Password<input name="password" type="password" autocomplete="new-password" placeholder="•••••• (unchanged)" value={f().password} onInput={on("password")} /></label>
+          <label>Password<input name="password" type="password" autocomplete="new-password" placeholder="empty = keep the stored one" value={f().password} onInput={on("password")} /></label>
           <label class="wide">Recipients (one per line; none = the sender)<textarea name="to" rows="3" value={f().to} onInput={on("to")} /><Err e={errs().to} /></label>
         </div>
         <Show when={instructions()}><p class="muted small">{instructions()}</p></Show>
@@ -356,6 +356,37 @@ function QueueSection() {
   );
 }
 
+function DeliverySettings() {
+  const [form, setForm] = createSignal<{ notifyOnResolved: boolean; maxAttempts: string } | null>(null);
+  const [result, setResult] = createSignal<Result>(null);
+  api<{ settings: { notifyOnResolved: boolean; maxAttempts: number } }>("GET", "/api/notifications/").then(
+    (a) => setForm({ notifyOnResolved: !!a.settings?.notifyOnResolved, maxAttempts: String(a.settings?.maxAttempts ?? 3) }),
+    () => setForm({ notifyOnResolved: false, maxAttempts: "3" }),
+  );
+  const save = async (e: Event) => {
+    e.preventDefault();
+    const n = parseMaxAttempts(form()!.maxAttempts);
+    if (typeof n === "string") return setResult({ ok: false, text: n });
+    try {
+      await api("POST", "/api/notifications/", { notifyOnResolved: form()!.notifyOnResolved, maxAttempts: n }, { toast: false });
+      setResult({ ok: true, text: "Delivery settings saved." });
+    } catch (x) {
+      setResult({ ok: false, text: (x as Error).message });
+    }
+  };
+  return (
+    <Show when={form()}>
+      <form class="panel" onSubmit={save} data-testid="delivery-form" novalidate>
+        <h2>Delivery</h2>
+        <label class="row"><input type="checkbox" name="notifyOnResolved" checked={form()!.notifyOnResolved} onChange={(e) => setForm({ ...form()!, notifyOnResolved: e.currentTarget.checked })} /> Also notify when an alert is resolved</label>
+        <div class="formgrid"><label>Attempts before the dead letter queue<input name="maxAttempts" inputmode="numeric" value={form()!.maxAttempts} onInput={(e) => setForm({ ...form()!, maxAttempts: e.currentTarget.value })} /></label></div>
+        <ResultLine r={result()} id="delivery-result" />
+        <div class="buttons"><button type="submit" class="primary">Save</button></div>
+      </form>
+    </Show>
+  );
+}
+
 const TABS = [["email", "Email"], ["webhooks", "Webhooks"], ["apprise", "Apprise"], ["queue", "Queue"]] as const;
 
 export default function SettingsNotifications() {
@@ -370,7 +401,7 @@ export default function SettingsNotifications() {
       <Show when={tab() === "email"}><EmailSection /></Show>
       <Show when={tab() === "webhooks"}><WebhooksSection /></Show>
       <Show when={tab() === "apprise"}><AppriseSection /></Show>
-      <Show when={tab() === "queue"}><QueueSection /></Show>
+      <Show when={tab() === "queue"}><QueueSection /><DeliverySettings /></Show>
     </div>
   );
 }
