@@ -24,6 +24,7 @@ export const routes: Route[] = [
   { path: "/settings/alerts", title: "Alerts", component: lazy(() => import("./pages/SettingsAlerts")), nav: "settings" },
   { path: "/settings/security", title: "Security", component: lazy(() => import("./pages/SettingsSecurity")), nav: "settings" },
   { path: "/settings/system", title: "System", component: lazy(() => import("./pages/SettingsSystem")), nav: "settings" },
+  { path: "/settings/notifications", title: "Notifications", component: lazy(() => import("./pages/SettingsNotifications")), nav: "settings" },
   { path: "/login", title: "Sign in", component: lazy(() => import("./pages/Login")), public: true },
   { path: "/setup", title: "Setup", component: lazy(() => import("./pages/Setup")), public: true },
 ];
