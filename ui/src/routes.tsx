@@ -16,6 +16,7 @@ export interface Route {
 export const routes: Route[] = [
   { path: "/", title: "Dashboard", component: Dashboard, nav: "main" },
   { path: "/storage", title: "Storage", component: lazy(() => import("./pages/Storage")), nav: "main" },
+  { path: "/ceph", title: "Ceph", component: lazy(() => import("./pages/Ceph")), nav: "main" },
   { path: "/backups", title: "Backups", component: lazy(() => import("./pages/Backups")), nav: "main" },
   { path: "/pbs", title: "PBS", component: lazy(() => import("./pages/Servers").then((m) => ({ default: m.Pbs }))), nav: "main" },
   { path: "/pmg", title: "PMG", component: lazy(() => import("./pages/Servers").then((m) => ({ default: m.Pmg }))), nav: "main" },

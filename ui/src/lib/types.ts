@@ -49,12 +49,22 @@ export interface PbsBackup { id: string; instance: string; datastore: string; ba
 export interface GuestSnapshot { id: string; name: string; node: string; instance: string; type: string; vmid: number; time: string; description?: string }
 export interface PhysicalDisk { id: string; node: string; instance: string; devPath: string; model: string; type: string; size: number; health: string; wearout: number; temperature: number }
 
+export interface CephPool { id: number; name: string; storedBytes: number; availableBytes: number; objects: number; percentUsed: number }
+export interface CephService { type: string; running: number; total: number; message?: string }
+export interface CephCluster {
+  id: string; instance: string; name: string; fsid?: string; health: string; healthMessage?: string;
+  totalBytes: number; usedBytes: number; availableBytes: number; usagePercent: number;
+  numMons: number; numMgrs: number; numOsds: number; numOsdsUp: number; numOsdsIn: number; numPGs: number;
+  pools?: CephPool[] | null; services?: CephService[] | null; lastUpdated?: number;
+}
+
 export interface PulseState {
   nodes: Node[];
   vms: Guest[];
   containers: Guest[];
   storage: Storage[];
   physicalDisks?: PhysicalDisk[];
+  cephClusters?: CephCluster[] | null;
   pbs: PbsInstance[];
   pmg: PmgInstance[];
   pbsBackups?: PbsBackup[];
