@@ -1,8 +1,88 @@
-// Settings → Nodes: list, add (with test-connection), edit, delete PVE/PBS/PMG connections.
-import { createResource, createSignal, For, Show } from "solid-js";
+// Settings → Nodes: list, add (with test-connection), edit, delete PVE/PBS/PMG connections,
+// and "Set up with a script" (a one-time setup code; the host registers itself).
+import { createResource, createSignal, For, onCleanup, Show } from "solid-js";
 import { api, ApiError } from "../lib/api";
 import { toast } from "../lib/toast";
 import { validateNode } from "../lib/validate";
+import { checkScriptHost, expiryText, scriptCode, scriptSteps, secondsLeft, setupRequest, type ScriptType, type SetupScriptAnswer } from "../lib/setupscript";
+
+/** The setup-script panel: pick PVE/PBS (optionally bind to one host), get the one-line
+ *  command with its one-time code, copy it, watch the expiry. While a code is valid the node
+ *  list is re-read every few seconds, so a host that registers itself shows up. */
+function ScriptSetup(props: { onClose: () => void; refresh: () => void }) {
+  const [type, setType] = createSignal<ScriptType>("pve");
+  const [host, setHost] = createSignal("");
+  const [backupPerms, setBackupPerms] = createSignal(false);
+  const [err, setErr] = createSignal("");
+  const [busy, setBusy] = createSignal(false);
+  const [answer, setAnswer] = createSignal<SetupScriptAnswer | null>(null);
+  const [now, setNow] = createSignal(Date.now());
+  const [copied, setCopied] = createSignal(false);
+  const tick = setInterval(() => {
+    setNow(Date.now());
+    const a = answer();
+    if (a && secondsLeft(a.expires, Date.now()) > 0 && Math.floor(Date.now() / 1000) % 3 === 0) props.refresh();
+  }, 1000);
+  onCleanup(() => clearInterval(tick));
+
+  const generate = async (e: Event) => {
+    e.preventDefault();
+    const h = checkScriptHost(host());
+    setErr(h);
+    if (h) return;
+    setBusy(true);
+    setAnswer(null);
+    setCopied(false);
+    try {
+      setAnswer(await api<SetupScriptAnswer>("POST", "/api/setup-script-url", setupRequest(type(), host(), backupPerms()), { toast: false }));
+      setNow(Date.now());
+    } catch (x) {
+      setErr((x as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const copy = async () => {
+    const text = answer()!.command;
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch {
+      // No clipboard API (plain http on another host): select the text for Ctrl+C instead.
+      const el = document.querySelector("[data-testid=script-command]");
+      if (el) getSelection()?.selectAllChildren(el);
+      toast("Press Ctrl+C to copy the selected command", "info");
+      return;
+    }
+    setCopied(true);
+  };
+  const expired = () => !!answer() && secondsLeft(answer()!.expires, now()) <= 0;
+
+  return (
+    <form class="panel" data-testid="script-setup" onSubmit={generate} novalidate>
+      <h2>Set up with a script</h2>
+      <p class="muted small">Run one command as root on the Proxmox host. It makes a read-only monitoring user and API token there and registers the host with this Pulse — no secret to copy by hand.</p>
+      <div class="formgrid">
+        <label>Type<select name="scriptType" value={type()} onChange={(e) => { setType(e.currentTarget.value as ScriptType); setAnswer(null); }}><option value="pve">Proxmox VE</option><option value="pbs">Proxmox Backup Server</option></select></label>
+        <label>Only for host (optional)<input name="scriptHost" placeholder="pve1.example or https://10.0.0.5:8006" value={host()} onInput={(e) => { setHost(e.currentTarget.value); setErr(""); }} /></label>
+        <Show when={type() === "pve"}><label class="row"><input name="backupPerms" type="checkbox" checked={backupPerms()} onChange={(e) => setBackupPerms(e.currentTarget.checked)} /> Also allow listing backups on storage</label></Show>
+      </div>
+      <Show when={err()}><p class="error" role="alert" data-testid="script-error">{err()}</p></Show>
+      <div class="buttons">
+        <button type="submit" class="primary" disabled={busy()} data-testid="script-generate">{answer() ? "Make a new command" : "Get the command"}</button>
+        <button type="button" class="ghost" onClick={props.onClose}>Close</button>
+      </div>
+      <Show when={answer()}>
+        <div data-testid="script-result" data-code={scriptCode(answer()!)}>
+          <div class="cmd"><code data-testid="script-command">{answer()!.command}</code><button type="button" onClick={copy} data-testid="script-copy" disabled={expired()}>{copied() ? "Copied ✓" : "Copy"}</button></div>
+          <p class={expired() ? "error" : "small"} data-testid="script-expiry">Setup code {answer()!.tokenHint ?? ""} · single use · {expiryText(answer()!.expires, now())}</p>
+          <p class="small">The script, run as root on the {type() === "pve" ? "Proxmox VE node" : "Backup Server"}:</p>
+          <ol class="small"><For each={scriptSteps(type(), backupPerms())}>{(s) => <li>{s}</li>}</For></ol>
+          <p class="muted small">The code travels in the command's environment, not in the URL, and works once{host().trim() ? ` and only for ${host().trim()}` : ""}. The new node appears in the list above when the script has finished.</p>
+        </div>
+      </Show>
+    </form>
+  );
+}
 
 interface NodeView { id: string; type: string; name: string; host: string; user?: string; tokenName?: string; hasPassword: boolean; hasToken: boolean; verifySSL: boolean; fingerprint?: string; status: string }
 
@@ -15,6 +95,7 @@ export default function SettingsNodes() {
   const [editing, setEditing] = createSignal<string | null>(null);
   const [errs, setErrs] = createSignal<Record<string, string>>({});
   const [test, setTest] = createSignal<{ ok: boolean; text: string } | null>(null);
+  const [script, setScript] = createSignal(false);
   const [busy, setBusy] = createSignal(false);
 
   const field = (k: keyof Form) => (e: Event) => {
@@ -83,17 +164,21 @@ export default function SettingsNodes() {
     <div class="page">
       <h1>Nodes</h1>
       <p class="muted">Proxmox VE, Backup Server and Mail Gateway connections. Secrets are stored sealed and never shown again.</p>
-      <Show when={(nodes() ?? []).length} fallback={<p class="muted">{nodes.loading ? "Loading…" : nodes.error ? "Could not load the node list." : "No nodes configured yet."}</p>}>
+      <Show when={(nodes.latest ?? []).length} fallback={<p class="muted">{nodes.loading ? "Loading…" : nodes.error ? "Could not load the node list." : "No nodes configured yet."}</p>}>
         <div class="tablewrap"><table class="grid" data-testid="node-config">
           <thead><tr><th>Name</th><th>Type</th><th>Host</th><th>Auth</th><th>Status</th><th></th></tr></thead>
-          <tbody><For each={nodes()}>{(n) => (
+          <tbody><For each={nodes.latest}>{(n) => (
             <tr data-name={n.name}><td>{n.name}</td><td>{n.type.toUpperCase()}</td><td class="small">{n.host}</td><td class="small">{n.hasToken ? `token ${n.tokenName ?? ""}` : n.hasPassword ? `password (${n.user})` : "–"}</td>
               <td><span class={`pill ${n.status === "connected" ? "ok" : n.status === "error" ? "crit" : "warn"}`}>{n.status}</span></td>
               <td class="actions"><button onClick={() => edit(n)}>Edit</button><button class="danger" onClick={() => remove(n)}>Delete</button></td></tr>
           )}</For></tbody>
         </table></div>
       </Show>
-      <Show when={!form()}><button class="primary" data-testid="add-node" onClick={() => { setEditing(null); setErrs({}); setTest(null); setForm({ ...blank }); }}>Add node</button></Show>
+      <Show when={!form()}><div class="buttons">
+        <button class="primary" data-testid="add-node" onClick={() => { setEditing(null); setErrs({}); setTest(null); setScript(false); setForm({ ...blank }); }}>Add node</button>
+        <Show when={!script()}><button data-testid="script-open" onClick={() => setScript(true)}>Set up with a script</button></Show>
+      </div></Show>
+      <Show when={script() && !form()}><ScriptSetup onClose={() => setScript(false)} refresh={refetch} /></Show>
       <Show when={form()}>
         <form class="panel" onSubmit={save} data-testid="node-form" novalidate>
           <h2>{editing() ? `Edit ${form()!.name}` : "Add a node"}</h2>
