@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { launchBrowser, repo, shot, startPulse, startSimulator, waitFor } from "./harness.mjs";
+import { freePort, launchBrowser, repo, shot, startPulse, startSimulator, waitFor } from "./harness.mjs";
 
 const PASSWORD = "correct horse battery";
 const figures = {};
@@ -119,6 +119,83 @@ describe("Pulse web UI", { concurrency: false, timeout: 300000 }, () => {
     assert.ok(painted > 3);
     await shot(page, "guest-drawer");
     await page.click("[data-testid=guest-drawer] button[aria-label=Close]");
+  });
+
+  it("the Ceph page shows every cluster and pool of /api/state with its health", async () => {
+    const s = await state();
+    const clusters = s.cephClusters ?? [];
+    assert.ok(clusters.length > 0, "the demo fleet runs Ceph");
+    const pools = clusters.reduce((n, c) => n + (c.pools ?? []).length, 0);
+    await page.click("a[href='/ceph']");
+    await waitFor(async () => (await page.locator("[data-testid=ceph-cluster]").count()) === clusters.length, `${clusters.length} Ceph clusters`);
+    assert.equal(await page.locator("[data-testid=ceph-pools] tbody tr").count(), pools);
+    for (const c of clusters) {
+      const panel = page.locator(`[data-testid=ceph-cluster][data-id='${c.id}']`);
+      const badge = (await panel.locator("[data-testid=ceph-health]").textContent()).trim();
+      assert.match(badge, /^HEALTH_(OK|WARN|ERR)$/);
+      // The badge follows the live state (re-read in case the simulator moved on meanwhile).
+      await waitFor(async () => {
+        const now = (await state()).cephClusters.find((x) => x.id === c.id);
+        return (await panel.locator("[data-testid=ceph-health]").textContent()).trim() === now.health;
+      }, `health badge of ${c.id}`);
+      const level = { HEALTH_OK: "ok", HEALTH_WARN: "warn", HEALTH_ERR: "crit" }[badge];
+      assert.equal(await panel.getAttribute("data-health"), level);
+      if (c.healthMessage) {
+        const first = c.healthMessage.split(";")[0].trim().replace(/^[A-Z0-9_]+:\s*/, "");
+        assert.ok((await panel.locator("[data-testid=ceph-checks]").textContent()).includes(first), `health message ${first}`);
+      }
+      assert.equal((await panel.locator("[data-testid=ceph-osds]").textContent()).trim(), `${c.numOsdsUp}/${c.numOsds}`);
+      for (const p of c.pools ?? []) await panel.locator(`[data-testid=ceph-pools] tr[data-pool='${p.name}'] .bar`).waitFor();
+    }
+    await shot(page, "ceph");
+  });
+
+  it("setup script: the command carries the one-time code, and a host registering with it appears", async () => {
+    await page.click("a[href='/settings/nodes']");
+    await page.click("[data-testid=script-open]");
+    const panel = page.locator("[data-testid=script-setup]");
+    await panel.waitFor();
+    // A malformed host is refused in the browser, nothing sent.
+    await page.fill("input[name=scriptHost]", "not a host");
+    await page.click("[data-testid=script-generate]");
+    assert.match(await page.textContent("[data-testid=script-error]"), /host name/);
+    await page.fill("input[name=scriptHost]", "");
+    await page.selectOption("select[name=scriptType]", "pve");
+    await page.click("[data-testid=script-generate]");
+    const cmd = (await page.locator("[data-testid=script-command]").textContent()).trim();
+    const code = await page.locator("[data-testid=script-result]").getAttribute("data-code");
+    assert.match(code, /^[0-9a-f]{32}$/);
+    assert.ok(cmd.includes("/api/setup-script?type=pve"), cmd);
+    assert.ok(cmd.includes(`PULSE_SETUP_TOKEN=${code}`), cmd);
+    assert.match(await page.textContent("[data-testid=script-expiry]"), /single use · expires in [45]m/);
+    // The URL in the command serves the script.
+    const url = /curl -sSL "([^"]+)"/.exec(cmd)[1];
+    assert.ok(url.startsWith(pulse.url + "/api/setup-script?"), url);
+    const script = await fetch(url);
+    assert.equal(script.status, 200);
+    assert.match(await script.text(), /auto-register/);
+    await shot(page, "settings-nodes-script");
+
+    // The host side, as the script does it: post its new token with the code.
+    const host = `https://127.0.0.1:${await freePort()}`;
+    const register = () =>
+      fetch(`${pulse.url}/api/auto-register`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ type: "pve", host, tokenId: "pulse-monitor@pam!pulse-e2e", tokenValue: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", serverName: "scripted-pve", authToken: code }),
+      });
+    const r = await register();
+    assert.equal(r.status, 200, await r.text());
+    // The page re-reads the node list while the code is valid: the node appears by itself.
+    await page.locator("[data-testid=node-config] tr[data-name=scripted-pve]").waitFor({ timeout: 15000 });
+    const again = await register();
+    assert.equal(again.status, 401, "the code works once");
+    await shot(page, "settings-nodes-registered");
+    await page.locator("[data-testid=script-setup] button", { hasText: "Close" }).click();
+    // Remove it again so later tests see the fleet they expect.
+    page.once("dialog", (d) => d.accept());
+    await page.locator("[data-testid=node-config] tr[data-name=scripted-pve] button.danger").click();
+    await page.locator("[data-testid=node-config] tr[data-name=scripted-pve]").waitFor({ state: "detached" });
   });
 
   let sim;
@@ -246,7 +323,7 @@ describe("Pulse web UI", { concurrency: false, timeout: 300000 }, () => {
   });
 
   it("every page renders (screenshots)", async () => {
-    for (const [path, name] of [["/storage", "storage"], ["/backups", "backups"], ["/pbs", "pbs"], ["/pmg", "pmg"], ["/settings/security", "settings-security"], ["/settings/system", "settings-system"]]) {
+    for (const [path, name] of [["/storage", "storage"], ["/ceph", "ceph"], ["/backups", "backups"], ["/pbs", "pbs"], ["/pmg", "pmg"], ["/settings/security", "settings-security"], ["/settings/system", "settings-system"]]) {
       await page.click(`a[href='${path}']`);
       await page.locator("h1").first().waitFor();
       await page.waitForTimeout(300);
