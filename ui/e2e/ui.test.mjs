@@ -346,6 +346,45 @@ describe("Pulse web UI", { concurrency: false, timeout: 300000 }, () => {
   });
 });
 
+describe("fleet without Ceph", { concurrency: false, timeout: 120000 }, () => {
+  let pulse, browser;
+  before(async () => {
+    pulse = await startPulse();
+    // Standalone nodes only: the simulator runs Ceph on clusters of three or more nodes.
+    const r = await fetch(`${pulse.url}/api/system/mock-mode`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ enabled: true, config: { clusters: 0, nodeCount: 1, vmsPerNode: 2, lxcsPerNode: 1, standalone: 1, pbs: 0, pmg: 0 } }),
+    });
+    assert.equal(r.status, 200, await r.text());
+    await waitFor(async () => {
+      const s = await (await fetch(`${pulse.url}/api/state`)).json();
+      return s.nodes.length > 0 && (s.cephClusters ?? []).length === 0;
+    }, "a fleet with nodes and no Ceph", 60000, 500);
+    const setup = await fetch(`${pulse.url}/api/security/quick-setup`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-Setup-Token": pulse.bootstrapToken() },
+      body: JSON.stringify({ username: "admin", password: PASSWORD }),
+    });
+    assert.equal(setup.status, 200, await setup.text());
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    pulse?.stop();
+  });
+
+  it("the Ceph page says so when no cluster runs Ceph", async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    assert.equal((await ctx.request.post(`${pulse.url}/api/login`, { data: { username: "admin", password: PASSWORD } })).status(), 200);
+    const page = await ctx.newPage();
+    await page.goto(pulse.url + "/ceph");
+    await page.locator("[data-testid=ceph-empty]").waitFor();
+    assert.equal(await page.locator("[data-testid=ceph-cluster]").count(), 0);
+    await shot(page, "ceph-empty");
+  });
+});
+
 describe("10,000-guest fleet", { concurrency: false, timeout: 300000 }, () => {
   let pulse, browser;
   before(async () => {
