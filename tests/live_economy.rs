@@ -87,6 +87,14 @@ fn requests_per_cycle_stay_within_the_documented_bound() {
             n(&acc, p)
         );
     }
+    // Guest status details about once per 60 s per running guest: at most once each in this
+    // window (they were all asked on the first cycle, before it).
+    let status = n(&acc, "/nodes/{node}/qemu/{vmid}/status/current")
+        + n(&acc, "/nodes/{node}/lxc/{vmid}/status/current");
+    assert!(
+        status <= v + c,
+        "{status} status/current > once per running guest: {acc}"
+    );
     // Backup-side listings only every 10th cycle: at most one round in 8 cycles.
     let backup_rounds = polls.div_ceil(10);
     assert!(
@@ -100,10 +108,11 @@ fn requests_per_cycle_stay_within_the_documented_bound() {
             <= backup_rounds * guests.min(200),
         "{acc}"
     );
-    // The whole window within the documented bound: 3 + 2N + V + C per regular cycle,
-    // plus the slow-cadence extras (Ceph 2, agent/config refreshes, one backup round).
+    // The whole window within the documented bound: 3 + 2N per regular cycle (+2 Ceph),
+    // plus the slow-cadence extras (status/current and agent/config refreshes, one backup
+    // round).
     let total = acc["cluster1"]["total"].as_u64().unwrap();
-    let regular = 3 + 2 * nodes + v + c + 2;
+    let regular = 3 + 2 * nodes + 2;
     let extras = 5 * v + 3 * c + backup_rounds * (1 + 2 * nodes + 4 + guests.min(200)) + 1;
     assert!(
         total <= polls * regular + extras,

@@ -79,6 +79,16 @@ fn pve_cluster(round: &AtomicU64, s: &Seen) -> Reply {
         "/cluster/resources" => {
             assert_eq!(s.query, "type=vm", "one bulk guest query");
             let mut v = fx("pve/cluster-resources.2.json");
+            // The rate counters are read here every cycle (status/current only about once
+            // a minute): the same bumps as the status answers below.
+            for g in v.as_array_mut().unwrap() {
+                if g["id"] == "qemu/100" {
+                    g["netin"] = json!(g["netin"].as_u64().unwrap() + r * 5_000_000);
+                }
+                if g["id"] == "lxc/102" {
+                    g["diskread"] = json!(g["diskread"].as_u64().unwrap() + r * 10_000_000);
+                }
+            }
             v.as_array_mut()
                 .unwrap()
                 .push(json!({"id":"qemu/9000","type":"qemu","vmid":9000,
@@ -427,16 +437,91 @@ fn pve_request_count_per_cycle_is_bounded() {
     t.server.clear();
     t.clock.advance(10_000);
     let s2 = t.poller.poll(Some(&s1)).expect("poll 2");
-    assert_eq!(t.server.requests().len(), steady, "{:?}", paths(&t.server));
-    // After the fsinfo TTL only fsinfo comes back; metadata waits for its 5 min.
+    // Regular cycle: 3 + 2N, no per-guest call at all (status/current is cached).
+    let regular = 3 + 2 * n;
+    assert_eq!(t.server.requests().len(), regular, "{:?}", paths(&t.server));
+    assert_eq!(
+        s2.vms[0].memory, s1.vms[0].memory,
+        "cached status, same memory"
+    );
+    // After the status and fsinfo TTLs (60 s) both come back for every running guest;
+    // metadata and CT config wait for their 5 min.
     t.server.clear();
     t.clock.advance(60_000);
     t.poller.poll(Some(&s2)).expect("poll 3");
+    let p = paths(&t.server);
+    assert_eq!(t.server.requests().len(), regular + v + c + v, "{p:?}");
     assert_eq!(
-        t.server.requests().len(),
-        steady + v,
-        "{:?}",
-        paths(&t.server)
+        p.iter().filter(|p| p.ends_with("/status/current")).count(),
+        v + c
+    );
+}
+
+#[test]
+fn pve_status_refreshes_rotate_in_batches() {
+    // 120 running VMs (agent off): every status on the first cycle; once the TTL has passed,
+    // at most max(STATUS_BATCH_MIN, V/6) per cycle, oldest first, until all are fresh again.
+    let vms = 120u64;
+    let server = MockServer::start(move |s| {
+        let p = api_path(s);
+        let data =
+            if p == "/nodes" {
+                json!([{"node":"pve","status":"online","maxmem":1000,"mem":10}])
+            } else if p == "/cluster/resources" {
+                json!((0..vms)
+                .map(|i| json!({"id":format!("qemu/{}", 100 + i),"type":"qemu","vmid":100 + i,
+                                "node":"pve","status":"running","maxmem":1_000_000,"mem":1000,
+                                "maxdisk":0}))
+                .collect::<Vec<_>>())
+            } else if p.ends_with("/status/current") {
+                json!({"status":"running","maxmem":1_000_000,"freemem":999_000,"agent":0})
+            } else {
+                return not_found();
+            };
+        Reply::data(data)
+    });
+    let mut cfg = pve_config(&server.url());
+    cfg.monitor_storage = false;
+    cfg.monitor_backups = false;
+    cfg.monitor_physical_disks = Some(false);
+    let clock = Arc::new(ManualClock::at(T0));
+    let p = PvePoller::new(cfg, clock.clone());
+    let status_calls = |server: &MockServer| {
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/status/current"))
+            .count()
+    };
+    let mut prev = p.poll(None).expect("poll 1");
+    assert_eq!(
+        status_calls(&server),
+        vms as usize,
+        "all on the first cycle"
+    );
+    let batch = pulse::poller::pve::STATUS_BATCH_MIN.max((vms as usize).div_ceil(6));
+    let mut refreshed = 0;
+    for cycle in 1..=12 {
+        server.clear();
+        clock.advance(10_000);
+        prev = p.poll(Some(&prev)).expect("poll");
+        let n = status_calls(&server);
+        if cycle < 6 {
+            assert_eq!(n, 0, "cycle {cycle}: nothing aged yet");
+        } else {
+            assert!(n <= batch, "cycle {cycle}: {n} > batch {batch}");
+        }
+        refreshed += n;
+        // Memory stays the status algorithm's figure whichever cycle refreshed it.
+        assert!(
+            prev.vms
+                .iter()
+                .all(|g| g.memory.as_ref().unwrap().used == 1000)
+        );
+    }
+    assert!(
+        refreshed >= vms as usize,
+        "every guest refreshed within TTL + a few batches: {refreshed}"
     );
 }
 

@@ -1,6 +1,7 @@
 //! One PVE instance per poller: a cycle turns the Proxmox VE API into this instance's
 //! `State` fragment (spec/proxmox-api.md §4–§5). Requests per regular cycle, for N online
-//! nodes, V running VMs and C running CTs: `3 + 2N + V + C` (storage monitoring on), plus
+//! nodes: `3 + 2N` (storage monitoring on), plus the per-guest `status/current` refreshes
+//! (each running guest about once per `STATUS_TTL_MS`, in rotating batches) and the other
 //! slower-cadence refreshes (see `docs/polling.md`).
 
 use super::clock::Clock;
@@ -12,8 +13,8 @@ use crate::model::{Guest, GuestNetworkInterface, Node, State, Storage};
 use crate::monitor::{InstancePoller, PollFailure};
 use crate::proxmox::pve::{GuestKind, ResourceType};
 use crate::proxmox::types::pve::{
-    ClusterResource, FsInfo, LxcConfig, LxcInterface, NodeListItem, NodeStorage, ReplicationState,
-    StorageConfig,
+    ClusterResource, FsInfo, LxcConfig, LxcInterface, LxcStatus, NodeListItem, NodeStorage,
+    QemuStatus, ReplicationState, StorageConfig,
 };
 use crate::proxmox::{Product, ProxmoxError, PveClient};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -28,6 +29,15 @@ pub const FSINFO_TTL_MS: i64 = 60_000;
 pub const LXC_CONFIG_TTL_MS: i64 = 5 * 60_000;
 /// Node RRD memory fallback (old PVE only).
 pub const NODE_RRD_TTL_MS: i64 = 30_000;
+/// Per-guest `status/current` (balloon, free memory, agent flag, CT diskinfo/addresses):
+/// refreshed about this often per running guest. CPU, memory changes, disk and the I/O
+/// counters come from the one `/cluster/resources` of every cycle in between.
+pub const STATUS_TTL_MS: i64 = 60_000;
+/// Status refreshes of aged entries per cycle: a sixth of the running guests (the TTL over
+/// the default 10 s interval), at least this many, oldest first — so after the first cycle the
+/// refreshes spread over the cycles instead of coming back all at once every minute.
+pub const STATUS_BATCH_MIN: usize = 50;
+const STATUS_BATCH_SHARE: usize = 6;
 
 /// Guests whose snapshot list is refreshed per backup cycle (one request each).
 pub const SNAPSHOT_BATCH: usize = 200;
@@ -48,6 +58,15 @@ struct AgentMeta {
     agent_version: Option<String>,
 }
 
+/// A VM's last `status/current` with its sample time and the `/cluster/resources` `mem`
+/// of the same cycle (memory between refreshes follows the resources' change from there).
+#[derive(Clone)]
+struct VmStatusEntry {
+    at: i64,
+    status: Arc<QemuStatus>,
+    resources_mem: u64,
+}
+
 #[derive(Debug, Clone, Default)]
 struct LxcExtra {
     config: Option<LxcConfig>,
@@ -64,6 +83,8 @@ struct Memo {
     fsinfo: HashMap<String, (i64, Result<Vec<FsInfo>, &'static str>)>,
     agent_meta: HashMap<String, (i64, AgentMeta)>,
     lxc: HashMap<String, (i64, LxcExtra)>,
+    vm_status: HashMap<String, VmStatusEntry>,
+    ct_status: HashMap<String, (i64, Arc<LxcStatus>)>,
     disks_polled_at: Option<i64>,
     snapshot_cursor: usize,
 }
@@ -512,13 +533,24 @@ impl Cycle<'_> {
             .collect();
         // Per-guest calls only for running guests on online nodes, decided up front (cache
         // TTLs) and made in parallel; the mapping below is sequential.
-        let jobs: Vec<Job<'_>> = list
+        let mut jobs: Vec<Job<'_>> = list
             .iter()
             .filter(|r| r.status == "running" && online.contains(r.node.as_str()))
             .map(|r| {
                 let id = guest::guest_id(&self.cfg.name, &r.node, r.vmid.unwrap_or(0));
+                let (status_at, vm_status, ct_status) = if r.kind == "qemu" {
+                    let e = self.memo.vm_status.get(&id);
+                    (e.map(|e| e.at), e.map(|e| e.status.clone()), None)
+                } else {
+                    let e = self.memo.ct_status.get(&id);
+                    (e.map(|e| e.0), None, e.map(|e| e.1.clone()))
+                };
                 Job {
                     r,
+                    status_due: false,
+                    status_at,
+                    vm_status,
+                    ct_status,
                     fs_due: self.due(self.memo.fsinfo.get(&id).map(|e| e.0), FSINFO_TTL_MS),
                     meta_due: self.due(
                         self.memo.agent_meta.get(&id).map(|e| e.0),
@@ -529,6 +561,7 @@ impl Cycle<'_> {
                 }
             })
             .collect();
+        self.pick_status_refreshes(&mut jobs);
         let mut fetched: HashMap<String, Fetched> = fetch_all(self.api, &jobs);
         for r in list {
             let mut g = guest::from_resource(&self.cfg.name, r, self.now);
@@ -556,6 +589,8 @@ impl Cycle<'_> {
         self.memo.fsinfo.retain(|id, _| seen.contains(id));
         self.memo.agent_meta.retain(|id, _| seen.contains(id));
         self.memo.lxc.retain(|id, _| seen.contains(id));
+        self.memo.vm_status.retain(|id, _| seen.contains(id));
+        self.memo.ct_status.retain(|id, _| seen.contains(id));
         out.vms.sort_by_key(|g| g.vmid);
         out.containers.sort_by_key(|g| g.vmid);
     }
@@ -611,26 +646,69 @@ impl Cycle<'_> {
         g.network_out = no;
     }
 
+    /// Marks whose `status/current` is asked this cycle: every guest without one (new,
+    /// just started, moved), and of the aged ones (older than `STATUS_TTL_MS`, or from the
+    /// future after a clock jump) the oldest, at most a batch per cycle.
+    fn pick_status_refreshes(&self, jobs: &mut [Job<'_>]) {
+        let batch = STATUS_BATCH_MIN.max(jobs.len().div_ceil(STATUS_BATCH_SHARE));
+        let mut aged: Vec<(i64, usize)> = Vec::new();
+        for (i, j) in jobs.iter_mut().enumerate() {
+            match j.status_at {
+                None => j.status_due = true,
+                Some(at) if self.due(Some(at), STATUS_TTL_MS) => aged.push((at, i)),
+                Some(_) => {}
+            }
+        }
+        aged.sort_unstable();
+        for (_, i) in aged.into_iter().take(batch) {
+            jobs[i].status_due = true;
+        }
+    }
+
     /// A cache entry older than `ttl` (or from the future: clock jump) is due.
     fn due(&self, fetched_at: Option<i64>, ttl: i64) -> bool {
         fetched_at.is_none_or(|at| self.now - at >= ttl || self.now < at)
     }
 
     fn refine_vm(&mut self, r: &ClusterResource, g: &mut Guest, running: bool, f: Fetched) {
-        let status = f.vm;
-        let mem = guest::vm_memory(r, status.as_ref(), r.status == "running");
+        // This cycle's status, else the last one (a failed refresh keeps it and is retried);
+        // a guest that is not running forgets it, so a restart is asked at once.
+        let entry = match f.vm {
+            Some(s) => {
+                let e = VmStatusEntry {
+                    at: self.now,
+                    status: Arc::new(s),
+                    resources_mem: r.mem,
+                };
+                self.memo.vm_status.insert(g.id.clone(), e.clone());
+                Some(e)
+            }
+            None if running => self.memo.vm_status.get(&g.id).cloned(),
+            None => {
+                self.memo.vm_status.remove(&g.id);
+                None
+            }
+        };
+        let status = entry.as_ref().map(|e| e.status.as_ref());
+        let mem = guest::vm_memory_since(
+            r,
+            status,
+            entry.as_ref().map_or(r.mem, |e| e.resources_mem),
+            r.status == "running",
+        );
         g.mem = mem.used;
         g.maxmem = mem.total;
         g.memory = Some(mem);
-        if let Some(s) = &status {
+        if let Some(s) = status {
             if s.cpus > 0.0 && s.cpus.is_finite() {
                 g.cpus = s.cpus as u32;
             }
-            if s.uptime > 0 {
+            // Uptime runs on: the resources' figure is current; the status' only fills a gap.
+            if g.uptime == 0 && s.uptime > 0 {
                 g.uptime = s.uptime;
             }
         }
-        let agent = status.as_ref().is_some_and(|s| s.agent.usable());
+        let agent = status.is_some_and(|s| s.agent.usable());
         let fs: Result<Vec<FsInfo>, &'static str> = if agent {
             match f.fs {
                 Some(v) => {
@@ -686,13 +764,29 @@ impl Cycle<'_> {
             self.memo.agent_meta.remove(&g.id);
         }
         if running {
-            self.rates(g, guest::counters(r, status.as_ref()));
+            // Always the resources' counters: one source every cycle, so rates never jump
+            // between two differently-timed samples.
+            self.rates(g, guest::counters(r));
         }
         guest::zero_if_not_running(g);
     }
 
     fn refine_ct(&mut self, r: &ClusterResource, g: &mut Guest, running: bool, f: Fetched) {
-        let status = f.ct;
+        let status: Option<Arc<LxcStatus>> = match f.ct {
+            Some(s) => {
+                let s = Arc::new(s);
+                self.memo
+                    .ct_status
+                    .insert(g.id.clone(), (self.now, s.clone()));
+                Some(s)
+            }
+            None if running => self.memo.ct_status.get(&g.id).map(|e| e.1.clone()),
+            None => {
+                self.memo.ct_status.remove(&g.id);
+                None
+            }
+        };
+        let status = status.as_deref();
         let extra = match f.extra {
             Some(e) => {
                 self.memo.lxc.insert(g.id.clone(), (self.now, e.clone()));
@@ -707,17 +801,12 @@ impl Cycle<'_> {
             None => LxcExtra::default(),
         };
         let base = g.disk.clone().unwrap_or_default();
-        g.disks = guest::lxc_disks(&base, status.as_ref(), extra.config.as_ref());
+        g.disks = guest::lxc_disks(&base, status, extra.config.as_ref());
         if running {
-            let (nics, ips) =
-                guest::lxc_network(status.as_ref(), extra.config.as_ref(), &extra.interfaces);
+            let (nics, ips) = guest::lxc_network(status, extra.config.as_ref(), &extra.interfaces);
             g.network_interfaces = nics;
             g.ip_addresses = ips;
-            let counters = match &status {
-                Some(s) => [s.diskread, s.diskwrite, s.netin, s.netout],
-                None => guest::counters(r, None),
-            };
-            self.rates(g, counters);
+            self.rates(g, guest::counters(r));
         }
         guest::zero_if_not_running(g);
     }
@@ -1011,6 +1100,11 @@ pub const GUEST_WORKERS: usize = 4;
 struct Job<'r> {
     r: &'r ClusterResource,
     id: String,
+    /// Ask `status/current` this cycle (else the cached one below stands).
+    status_due: bool,
+    status_at: Option<i64>,
+    vm_status: Option<Arc<QemuStatus>>,
+    ct_status: Option<Arc<LxcStatus>>,
     fs_due: bool,
     meta_due: bool,
     extra_due: bool,
@@ -1019,10 +1113,10 @@ struct Job<'r> {
 /// What the per-guest calls answered (`None` = not asked this cycle or failed).
 #[derive(Default)]
 struct Fetched {
-    vm: Option<crate::proxmox::types::pve::QemuStatus>,
+    vm: Option<QemuStatus>,
     fs: Option<Result<Vec<FsInfo>, &'static str>>,
     meta: Option<AgentMeta>,
-    ct: Option<crate::proxmox::types::pve::LxcStatus>,
+    ct: Option<LxcStatus>,
     extra: Option<LxcExtra>,
 }
 
@@ -1068,8 +1162,16 @@ fn fetch_one(api: &PveClient, job: &Job<'_>) -> Fetched {
     let r = job.r;
     let vmid = r.vmid.unwrap_or(0);
     if r.kind == "qemu" {
-        let vm = api.qemu_status(&r.node, vmid, None).ok();
-        let agent = vm.as_ref().is_some_and(|s| s.agent.usable());
+        let vm = if job.status_due {
+            api.qemu_status(&r.node, vmid, None).ok()
+        } else {
+            None
+        };
+        // The agent flag of this cycle's status, else of the cached one.
+        let agent = vm
+            .as_ref()
+            .or(job.vm_status.as_deref())
+            .is_some_and(|s| s.agent.usable());
         let fs = (agent && job.fs_due).then(|| {
             api.agent_fsinfo(&r.node, vmid, Some(FSINFO_TIMEOUT))
                 .map_err(|e| guest::agent_failure_reason(&e))
@@ -1082,10 +1184,14 @@ fn fetch_one(api: &PveClient, job: &Job<'_>) -> Fetched {
             ..Default::default()
         }
     } else {
-        let ct = api.lxc_status(&r.node, vmid, Some(LXC_TIMEOUT)).ok();
+        let ct = if job.status_due {
+            api.lxc_status(&r.node, vmid, Some(LXC_TIMEOUT)).ok()
+        } else {
+            None
+        };
         let extra = job
             .extra_due
-            .then(|| fetch_lxc_extra(api, &r.node, vmid, ct.as_ref()));
+            .then(|| fetch_lxc_extra(api, &r.node, vmid, ct.as_ref().or(job.ct_status.as_deref())));
         Fetched {
             ct,
             extra,
@@ -1109,12 +1215,7 @@ fn fetch_meta(api: &PveClient, node: &str, vmid: u64) -> AgentMeta {
 }
 
 /// CT config, and `/interfaces` only when status and config name no address.
-fn fetch_lxc_extra(
-    api: &PveClient,
-    node: &str,
-    vmid: u64,
-    status: Option<&crate::proxmox::types::pve::LxcStatus>,
-) -> LxcExtra {
+fn fetch_lxc_extra(api: &PveClient, node: &str, vmid: u64, status: Option<&LxcStatus>) -> LxcExtra {
     let config = api.lxc_config(node, vmid, Some(LXC_TIMEOUT)).ok();
     let (_, ips) = guest::lxc_network(status, config.as_ref(), &[]);
     let interfaces = if ips.is_empty() {

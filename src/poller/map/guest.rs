@@ -107,12 +107,32 @@ pub fn resource_from_list(
     }
 }
 
-/// The four cumulative counters, from status/current when it answered.
-pub fn counters(r: &ClusterResource, vm: Option<&QemuStatus>) -> [u64; 4] {
-    match vm {
-        Some(s) => [s.diskread, s.diskwrite, s.netin, s.netout],
-        None => [r.diskread, r.diskwrite, r.netin, r.netout],
+/// The four cumulative counters, always from `/cluster/resources` (asked every cycle, while
+/// `status/current` is asked about once a minute: one source keeps the rates steady).
+pub fn counters(r: &ClusterResource) -> [u64; 4] {
+    [r.diskread, r.diskwrite, r.netin, r.netout]
+}
+
+/// VM memory from a `status/current` that may be older than this cycle: the §5.3 algorithm
+/// on that status, with `used` moved by how much the resources' `mem` changed since the
+/// status was sampled (`resources_mem_then`), capped to 0..total. With a fresh status (no
+/// change) this is exactly `vm_memory`; between refreshes it follows the current resources
+/// figure without switching source, so values do not flip from cycle to cycle.
+pub fn vm_memory_since(
+    r: &ClusterResource,
+    s: Option<&QemuStatus>,
+    resources_mem_then: u64,
+    running: bool,
+) -> Memory {
+    let m = vm_memory(r, s, running);
+    if !running || s.is_none() || r.mem == resources_mem_then {
+        return m;
     }
+    let moved = i128::from(m.used) + i128::from(r.mem) - i128::from(resources_mem_then);
+    let used = moved.clamp(0, i128::from(m.total)) as u64;
+    let mut out = Memory::from_used(m.total, used);
+    out.balloon = m.balloon;
+    out
 }
 
 /// VM memory (spec §5.3): cache-aware `meminfo` first, balloon as the effective total.
@@ -599,6 +619,49 @@ mod tests {
         assert_eq!(vm_memory(&r, None, true).used, 600);
         let m = vm_memory(&r, Some(&s), false);
         assert_eq!((m.total, m.used, m.free), (1000, 0, 1000));
+    }
+
+    #[test]
+    fn vm_memory_between_status_refreshes_follows_the_resources_change() {
+        let mut r = res("qemu", 100, "running"); // resources mem 600 at the status sample
+        let s = QemuStatus {
+            maxmem: 1000,
+            balloon: 800,
+            freemem: 500,
+            ..Default::default()
+        };
+        // Fresh status: exactly the §5.3 algorithm (balloon-capped total − freemem).
+        let fresh = vm_memory_since(&r, Some(&s), r.mem, true);
+        assert_eq!(fresh, vm_memory(&r, Some(&s), true));
+        assert_eq!(
+            (fresh.total, fresh.used, fresh.balloon),
+            (800, 300, Some(800))
+        );
+        // Two cycles later the resources say +150 / −400: used moves by as much, same total.
+        r.mem = 750;
+        let m = vm_memory_since(&r, Some(&s), 600, true);
+        assert_eq!(
+            (m.total, m.used, m.free, m.balloon),
+            (800, 450, 350, Some(800))
+        );
+        r.mem = 200;
+        assert_eq!(
+            vm_memory_since(&r, Some(&s), 600, true).used,
+            0,
+            "never below 0"
+        );
+        r.mem = 5_000;
+        assert_eq!(
+            vm_memory_since(&r, Some(&s), 600, true).used,
+            800,
+            "capped at total"
+        );
+        // Without a status the resources figures stand; not running → 0 used.
+        assert_eq!(
+            vm_memory_since(&r, None, 600, true).used,
+            r.mem.min(r.maxmem)
+        );
+        assert_eq!(vm_memory_since(&r, Some(&s), 600, false).used, 0);
     }
 
     #[test]
