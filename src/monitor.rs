@@ -42,6 +42,14 @@ pub struct Instance {
 
 type PollResult = (Key, Result<State, PollFailure>);
 
+/// Publishing re-merges, re-serializes and re-offers the whole state (alerts, history, every
+/// WebSocket client), so completions are coalesced: at most one publish per this interval...
+pub const PUBLISH_MIN_INTERVAL_MS: i64 = 1_000;
+/// ...made when no poll is in flight any more (the batch of polls dispatched together has
+/// finished), or at the latest this long after the first unpublished completion (a slow or
+/// hanging poll does not hold the others' news back for its whole timeout).
+pub const PUBLISH_MAX_HOLD_MS: i64 = 1_000;
+
 /// Where a merged state goes; by default straight into the cell. The server routes it
 /// through the alert engine, which fills `activeAlerts` before publishing.
 pub type Publisher = Arc<dyn Fn(State) + Send + Sync>;
@@ -63,6 +71,14 @@ pub struct Monitor {
     on_publish: Option<Box<dyn Fn(Arc<State>) + Send>>,
     /// New instance lists from the API side (node configuration changed, demo mode).
     updates: Option<mpsc::Receiver<Vec<Instance>>>,
+    /// Polls submitted whose results have not been collected yet.
+    in_flight: usize,
+    /// Clock time of the first completion not yet published (`None` = nothing pending).
+    dirty_since: Option<i64>,
+    last_publish: Option<i64>,
+    /// Set once the first batch of polls has finished: until then every completion is
+    /// published at once, so a fresh start shows each instance as soon as it answers.
+    warm: bool,
 }
 
 impl Monitor {
@@ -88,6 +104,10 @@ impl Monitor {
             temperature_monitoring_enabled: Arc::new(AtomicBool::new(true)),
             on_publish: None,
             updates: None,
+            in_flight: 0,
+            dirty_since: None,
+            last_publish: None,
+            warm: false,
         }
     }
 
@@ -173,13 +193,15 @@ impl Monitor {
             };
             if self.pool.submit(job).is_ok() {
                 started += 1;
+                self.in_flight += 1;
             }
         }
         started
     }
 
     /// Applies finished polls, waiting up to `wait` for the first one. Publishes a new state
-    /// when anything finished. Returns how many were applied.
+    /// when anything finished and a publish is due (see `PUBLISH_MIN_INTERVAL_MS`; otherwise
+    /// `publish_if_due` does it later). Returns how many were applied.
     pub fn collect(&mut self, wait: Duration) -> usize {
         let mut results = Vec::new();
         if let Ok(r) = self.rx.recv_timeout(wait) {
@@ -191,6 +213,7 @@ impl Monitor {
         }
         let now = self.clock.now_ms();
         let n = results.len();
+        self.in_flight = self.in_flight.saturating_sub(n);
         for (key, result) in results {
             if !self.instances.contains_key(&key) {
                 continue; // removed while its poll ran
@@ -212,24 +235,74 @@ impl Monitor {
             };
             self.sched().complete(&key, outcome, now);
         }
-        self.publish();
+        self.dirty_since.get_or_insert(now);
+        self.publish_if_due();
+        if self.in_flight == 0 {
+            self.warm = true;
+        }
         n
+    }
+
+    /// Whether pending results should be published now.
+    fn publish_due(&self, now: i64) -> bool {
+        let Some(since) = self.dirty_since else {
+            return false;
+        };
+        let Some(last) = self.last_publish else {
+            return true; // the first publish after start is never delayed
+        };
+        if !self.warm {
+            return true;
+        }
+        // `now < x`: the clock went backwards; do not wait for it to catch up.
+        let spaced = now - last >= PUBLISH_MIN_INTERVAL_MS || now < last;
+        let batch_done = self.in_flight == 0;
+        let held_long = now - since >= PUBLISH_MAX_HOLD_MS || now < since;
+        spaced && (batch_done || held_long)
+    }
+
+    /// Publishes the pending results if a publish is due. Returns whether it published.
+    pub fn publish_if_due(&mut self) -> bool {
+        if !self.publish_due(self.clock.now_ms()) {
+            return false;
+        }
+        self.publish();
+        true
+    }
+
+    /// When a pending publish becomes due (if nothing else happens before).
+    fn publish_wake(&self) -> Option<i64> {
+        let since = self.dirty_since?;
+        let spaced = self
+            .last_publish
+            .map_or(since, |l| l + PUBLISH_MIN_INTERVAL_MS);
+        Some(if self.in_flight == 0 {
+            spaced
+        } else {
+            spaced.max(since + PUBLISH_MAX_HOLD_MS)
+        })
     }
 
     /// How long the owner may sleep before something is due (bounded so that instance
     /// changes and shutdown are noticed quickly).
     pub fn idle_for(&self) -> Duration {
         let now = self.clock.now_ms();
-        let next = self.sched().next_wake().unwrap_or(now + 250);
+        let mut next = self.sched().next_wake().unwrap_or(now + 250);
+        if let Some(p) = self.publish_wake() {
+            next = next.min(p);
+        }
         Duration::from_millis((next - now).clamp(0, 250) as u64)
     }
 
-    fn publish(&self) {
+    fn publish(&mut self) {
+        let now = self.clock.now_ms();
+        self.dirty_since = None;
+        self.last_publish = Some(now);
         let mut state = State {
             temperature_monitoring_enabled: self
                 .temperature_monitoring_enabled
                 .load(Ordering::Relaxed),
-            last_update: self.clock.now_ms(),
+            last_update: now,
             ..Default::default()
         };
         for (key, fragment) in &self.fragments {
@@ -265,6 +338,7 @@ impl Monitor {
             self.dispatch();
             let wait = self.idle_for();
             self.collect(wait);
+            self.publish_if_due();
         }
     }
 }
@@ -395,6 +469,134 @@ mod tests {
         cycle(&mut m);
         assert_eq!(*seen.lock().unwrap(), vec![1]);
         assert_eq!(cell.current().state.active_alerts.len(), 1);
+    }
+
+    /// A monitor over `fakes` whose publisher counts publishes (each one = one merge +
+    /// serialization downstream).
+    fn counted(fakes: &[Arc<Fake>], clock: &ManualClock) -> (Monitor, Arc<AtomicU32>) {
+        let cell = Arc::new(StateCell::default());
+        let sched = Arc::new(Mutex::new(Scheduler::new(SchedulerConfig::default(), 1)));
+        let mut m = Monitor::new(
+            sched,
+            Pool::new(fakes.len(), "t"),
+            Arc::new(clock.clone()),
+            cell.clone(),
+        );
+        let published = Arc::new(AtomicU32::new(0));
+        let count = published.clone();
+        m.set_publisher(Arc::new(move |s: State| {
+            count.fetch_add(1, Ordering::SeqCst);
+            cell.publish(s);
+        }));
+        m.set_instances(fakes.iter().map(|f| instance(Kind::Pve, f)).collect());
+        (m, published)
+    }
+
+    #[test]
+    fn five_instances_completing_together_are_published_once() {
+        let clock = ManualClock::at(1_000_000);
+        let fakes: Vec<_> = (0..5).map(|i| fake(&format!("c{i}"))).collect();
+        let (mut m, published) = counted(&fakes, &clock);
+        // Start: the first completion is published at once (never delayed), and so is each
+        // of the first batch.
+        let started = m.dispatch();
+        assert_eq!(started, 5);
+        let first = m.collect(Duration::from_secs(5));
+        assert!(first >= 1);
+        assert_eq!(
+            published.load(Ordering::SeqCst),
+            1,
+            "first publish not delayed"
+        );
+        let mut got = first;
+        while got < started {
+            got += m.collect(Duration::from_secs(5));
+        }
+        assert_eq!(m.cell.current().state.nodes.len(), 5);
+        // Next cycle: 5 completions, however they trickle in, make one publish, when the
+        // last one is in.
+        published.store(0, Ordering::SeqCst);
+        clock.advance(10_000);
+        assert_eq!(m.dispatch(), 5);
+        let mut got = 0;
+        while got < 5 {
+            got += m.collect(Duration::from_secs(5));
+            if got < 5 {
+                assert_eq!(published.load(Ordering::SeqCst), 0, "held while polls run");
+            }
+        }
+        assert_eq!(published.load(Ordering::SeqCst), 1);
+        let s = m.cell.current();
+        assert!(s.state.nodes.iter().all(|n| n.uptime == 2), "all five new");
+        assert!(!m.publish_if_due(), "nothing left pending");
+    }
+
+    /// A poller that answers only when the test lets it.
+    struct Gated {
+        open: Mutex<mpsc::Receiver<()>>,
+    }
+
+    impl InstancePoller for Gated {
+        fn poll(&self, _previous: Option<&State>) -> Result<State, PollFailure> {
+            let _ = self.open.lock().unwrap().recv();
+            Ok(State::default())
+        }
+    }
+
+    #[test]
+    fn a_hanging_poll_holds_the_others_back_at_most_the_hold_time() {
+        let clock = ManualClock::at(1_000_000);
+        let fast = fake("fast");
+        let (mut m, published) = counted(std::slice::from_ref(&fast), &clock);
+        let (release, gate) = mpsc::channel();
+        let slow = Instance {
+            key: Key::new(Kind::Pve, "slow"),
+            display_name: "slow".into(),
+            connection: "https://slow:8007".into(),
+            identity: String::new(),
+            poller: Arc::new(Gated {
+                open: Mutex::new(gate),
+            }),
+        };
+        m.set_instances(vec![instance(Kind::Pve, &fast), slow]);
+        m.pool = Pool::new(2, "t");
+        // First batch: only `fast` answers, published at once.
+        assert_eq!(m.dispatch(), 2);
+        assert_eq!(m.collect(Duration::from_secs(5)), 1);
+        assert_eq!(published.load(Ordering::SeqCst), 1);
+        release.send(()).unwrap();
+        assert_eq!(m.collect(Duration::from_secs(5)), 1);
+        assert_eq!(
+            published.load(Ordering::SeqCst),
+            2,
+            "first batch: each at once"
+        );
+        // Warm: `fast` answers, `slow` hangs → held, published once the hold has passed.
+        published.store(0, Ordering::SeqCst);
+        clock.advance(10_000);
+        assert_eq!(m.dispatch(), 2);
+        assert_eq!(m.collect(Duration::from_secs(5)), 1);
+        assert_eq!(
+            published.load(Ordering::SeqCst),
+            0,
+            "slow poll still running"
+        );
+        clock.advance(PUBLISH_MAX_HOLD_MS - 1);
+        assert!(!m.publish_if_due());
+        assert!(
+            m.idle_for() <= Duration::from_millis(1),
+            "woken for the publish"
+        );
+        clock.advance(1);
+        assert!(m.publish_if_due());
+        assert_eq!(m.cell.current().state.nodes[0].uptime, 2);
+        release.send(()).unwrap();
+        assert_eq!(m.collect(Duration::from_secs(5)), 1);
+        // The slow result came < 1 s after the last publish: it waits for the interval.
+        assert_eq!(published.load(Ordering::SeqCst), 1);
+        clock.advance(PUBLISH_MIN_INTERVAL_MS);
+        assert!(m.publish_if_due());
+        assert_eq!(published.load(Ordering::SeqCst), 2);
     }
 
     #[test]
