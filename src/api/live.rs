@@ -5,6 +5,7 @@ use super::AppState;
 use crate::model::published::Published;
 use futures_util::{SinkExt, StreamExt};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use warp::Filter;
 use warp::filters::BoxedFilter;
@@ -102,6 +103,23 @@ fn state_frame(kind: &str, p: &Published) -> Message {
     frame(kind, std::str::from_utf8(&p.json).unwrap_or("{}"))
 }
 
+/// The `rawData` frame of the newest publish, built once and shared by every client: warp's
+/// `Message::text` takes an owned `String` (one full copy of the state per client per tick),
+/// but a built `Message` clones by reference count (tungstenite's `Utf8Bytes` is `Bytes`).
+static RAW_FRAME: std::sync::Mutex<Option<(Arc<Published>, Message)>> = std::sync::Mutex::new(None);
+
+fn shared_raw_frame(p: &Arc<Published>) -> Message {
+    let mut slot = RAW_FRAME.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((at, m)) = slot.as_ref()
+        && Arc::ptr_eq(at, p)
+    {
+        return m.clone();
+    }
+    let m = state_frame("rawData", p);
+    *slot = Some((p.clone(), m.clone()));
+    m
+}
+
 type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 
 /// Sends one frame, giving up (so the caller drops the client) after `WRITE_TIMEOUT`.
@@ -140,7 +158,7 @@ async fn client(socket: WebSocket, state: AppState) {
                 // Only the newest state is sent; intermediate ones a slow client missed are
                 // skipped, which is what a live view wants.
                 let p = updates.borrow_and_update().clone();
-                if !send(&mut tx, state_frame("rawData", &p)).await {
+                if !send(&mut tx, shared_raw_frame(&p)).await {
                     break;
                 }
             }
@@ -259,6 +277,34 @@ pub fn origin_allowed(origin: Option<&str>, host: Option<&str>, allowed: &[Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_client_shares_one_raw_data_frame_per_publish() {
+        let cell = crate::model::published::StateCell::default();
+        let p = cell.publish(crate::model::State {
+            last_update: 7,
+            ..Default::default()
+        });
+        let (a, b) = (shared_raw_frame(&p), shared_raw_frame(&p));
+        assert_eq!(
+            a.as_bytes().as_ptr(),
+            b.as_bytes().as_ptr(),
+            "no copy per client"
+        );
+        let v: serde_json::Value = serde_json::from_slice(a.as_bytes()).unwrap();
+        assert_eq!(
+            (v["type"].as_str(), v["data"]["lastUpdate"].as_i64()),
+            (Some("rawData"), Some(7))
+        );
+        // The next publish gets its own frame.
+        let q = cell.publish(crate::model::State {
+            last_update: 8,
+            ..Default::default()
+        });
+        let c = shared_raw_frame(&q);
+        let v: serde_json::Value = serde_json::from_slice(c.as_bytes()).unwrap();
+        assert_eq!(v["data"]["lastUpdate"], 8);
+    }
 
     #[test]
     fn origins() {
