@@ -598,6 +598,62 @@ fn pve_offline_grace_and_vanishing_nodes() {
     );
 }
 
+/// A server that stops answering in the middle of a cycle: the first call that times out is
+/// followed by one `GET /version` probe; when that times out too, every later call fails at
+/// once and the cycle is reported failed (not "successful" with stale guests after one
+/// timeout per remaining call).
+#[test]
+fn pve_server_that_stops_answering_mid_cycle_fails_fast() {
+    let round = Arc::new(AtomicU64::new(0));
+    let r = round.clone();
+    let server = MockServer::start(move |s| match api_path(s) {
+        "/nodes" => pve_cluster(&r, s),
+        _ => pve_cluster(&r, s).delayed(Duration::from_secs(3)),
+    });
+    let mut cfg = pve_config(&server.url());
+    cfg.timeout = Duration::from_secs(1);
+    let poller = PvePoller::new(cfg, Arc::new(ManualClock::at(T0)));
+    let started = std::time::Instant::now();
+    let e = poller.poll(None).expect_err("stopped answering");
+    let took = started.elapsed();
+    assert_eq!(e.category, Category::Transient);
+    assert!(e.message.contains("did not answer"), "{}", e.message);
+    // One timed-out call + the probe (+ scheduling slack); the cycle has > 8 calls after /nodes.
+    assert!(took < Duration::from_millis(3_500), "took {took:?}");
+    let slow: Vec<String> = paths(&server)
+        .into_iter()
+        .filter(|p| p != "/nodes")
+        .collect();
+    assert_eq!(slow.len(), 2, "one call and the probe: {slow:?}");
+    assert_eq!(slow[1], "/version");
+
+    // Answering again: the next cycle starts afresh and succeeds.
+    let r = round.clone();
+    server.set_handler(move |s| pve_cluster(&r, s));
+    let s = poller.poll(None).expect("answering again");
+    assert_eq!(s.nodes.len(), 2);
+}
+
+/// One slow call on a server that still answers (`/version` is quick) is that call's
+/// problem only: the cycle goes on and succeeds.
+#[test]
+fn pve_one_slow_call_on_a_live_server_is_not_an_outage() {
+    let round = Arc::new(AtomicU64::new(0));
+    let r = round.clone();
+    let server = MockServer::start(move |s| match api_path(s) {
+        "/nodes/pve/status" => pve_cluster(&r, s).delayed(Duration::from_secs(3)),
+        "/version" => Reply::data(json!({"version": "8.2.4", "release": "8.2"})),
+        _ => pve_cluster(&r, s),
+    });
+    let mut cfg = pve_config(&server.url());
+    cfg.timeout = Duration::from_secs(1);
+    let poller = PvePoller::new(cfg, Arc::new(ManualClock::at(T0)));
+    let s = poller.poll(None).expect("one slow call is not an outage");
+    assert_eq!(s.nodes.len(), 2);
+    assert!(!s.vms.is_empty());
+    assert!(paths(&server).iter().any(|p| p == "/version"), "probed");
+}
+
 #[test]
 fn pve_failures_are_classified() {
     let t = pve();

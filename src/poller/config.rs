@@ -268,6 +268,16 @@ pub fn failure(instance: &str, what: &str, e: &ProxmoxError) -> PollFailure {
     }
 }
 
+/// A cycle that went on past failed calls must not pass as a success when the endpoint
+/// stopped answering during it (see `ApiClient::stopped_answering`).
+pub fn stopped_answering(
+    instance: &str,
+    api: &crate::proxmox::client::ApiClient,
+) -> Option<PollFailure> {
+    api.stopped_answering()
+        .map(|e| failure(instance, "polling (the server stopped answering)", &e))
+}
+
 #[cfg(test)]
 mod timeout_tests {
     use super::*;

@@ -6,7 +6,7 @@
 //! namespace.
 
 use super::clock::Clock;
-use super::config::{Conn, LazyClient, PbsInstanceConfig, failure};
+use super::config::{Conn, LazyClient, PbsInstanceConfig, failure, stopped_answering};
 use super::map::pbs as map;
 use super::map::pbs_jobs as map_jobs;
 use crate::model::{PbsBackup, PbsDatastore, PbsInstance, PbsNamespace, State};
@@ -259,7 +259,10 @@ impl InstancePoller for PbsPoller {
         let api = self.client()?;
         let mut cycle = lock(&self.cycle);
         let slow = (*cycle).is_multiple_of(u64::from(self.cfg.backup_polling_cycles.max(1)));
-        let r = self.cycle(&api, previous, slow);
+        api.api().start_cycle();
+        let r = self
+            .cycle(&api, previous, slow)
+            .and_then(|s| stopped_answering(&self.cfg.name, api.api()).map_or(Ok(s), Err));
         match r {
             Ok(_) => *cycle += 1,
             Err(_) => self.client.reset(),

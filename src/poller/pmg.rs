@@ -3,7 +3,7 @@
 //! quarantine counters; node backups every `BACKUP_CYCLES`-th cycle.
 
 use super::clock::Clock;
-use super::config::{Conn, LazyClient, PmgInstanceConfig, failure};
+use super::config::{Conn, LazyClient, PmgInstanceConfig, failure, stopped_answering};
 use super::map::pmg as map;
 use crate::model::{PmgBackup, PmgInstance, PmgQuarantine, PmgQueueStatus, State};
 use crate::monitor::{InstancePoller, PollFailure};
@@ -187,7 +187,10 @@ impl InstancePoller for PmgPoller {
         let api = self.client()?;
         let mut cycle = lock(&self.cycle);
         let slow = (*cycle).is_multiple_of(BACKUP_CYCLES);
-        let r = self.cycle(&api, previous, slow);
+        api.api().start_cycle();
+        let r = self
+            .cycle(&api, previous, slow)
+            .and_then(|s| stopped_answering(&self.cfg.name, api.api()).map_or(Ok(s), Err));
         match r {
             Ok(_) => *cycle += 1,
             Err(_) => self.client.reset(),

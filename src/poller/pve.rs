@@ -5,7 +5,7 @@
 //! slower-cadence refreshes (see `docs/polling.md`).
 
 use super::clock::Clock;
-use super::config::{Conn, LazyClient, PveInstanceConfig, failure};
+use super::config::{Conn, LazyClient, PveInstanceConfig, failure, stopped_answering};
 use super::endpoints::Endpoints;
 use super::map::{backups, ceph, disks, guest, node, replication, storage};
 use super::scheduler::Category;
@@ -212,6 +212,7 @@ impl PvePoller {
     }
 
     fn cycle(&self, client: &PveClient, previous: Option<&State>) -> Result<State, PollFailure> {
+        client.api().start_cycle();
         let mut memo = lock(&self.memo);
         let result = Cycle {
             cfg: &self.cfg,
@@ -220,7 +221,8 @@ impl PvePoller {
             previous,
             now: self.clock.now_ms(),
         }
-        .run();
+        .run()
+        .and_then(|s| stopped_answering(&self.cfg.name, client.api()).map_or(Ok(s), Err));
         if result.is_ok() {
             memo.cycle += 1;
         }

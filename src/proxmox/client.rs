@@ -6,7 +6,7 @@
 
 use super::Product;
 use super::auth::{self, Clock, Credentials, SystemClock, Ticket, TicketResponse};
-use super::error::ProxmoxError;
+use super::error::{ErrorKind, ProxmoxError};
 use super::http::{Body, Http, HttpOptions, Method, RawResponse, Request};
 use super::tls::TlsMode;
 use serde::Deserialize;
@@ -52,6 +52,9 @@ pub struct ApiClient {
     credentials: Credentials,
     session: Mutex<Option<Ticket>>,
     clock: Arc<dyn Clock>,
+    /// Set when the endpoint stopped answering: later requests fail at once with this error
+    /// instead of each waiting out its own timeout (see [`ApiClient::start_cycle`]).
+    unreachable: Mutex<Option<ProxmoxError>>,
 }
 
 /// Per-call knobs.
@@ -77,6 +80,7 @@ impl ApiClient {
             credentials: opts.credentials,
             session: Mutex::new(None),
             clock: Arc::new(SystemClock),
+            unreachable: Mutex::new(None),
         })
     }
 
@@ -112,6 +116,49 @@ impl ApiClient {
             }
         }
         Ok(())
+    }
+
+    /// Forgets that the endpoint stopped answering: a poll cycle calls this first, so each
+    /// cycle asks again.
+    pub fn start_cycle(&self) {
+        if let Ok(mut u) = self.unreachable.lock() {
+            *u = None;
+        }
+    }
+
+    /// The transport error that made this cycle give up on the endpoint, if one did. A cycle
+    /// that tolerated the failed calls one by one (each is optional on its own) must still
+    /// be reported failed: what it holds is stale.
+    pub fn stopped_answering(&self) -> Option<ProxmoxError> {
+        self.unreachable.lock().ok().and_then(|u| u.clone())
+    }
+
+    /// After a request failed in transport, decides whether the endpoint as a whole is gone:
+    /// refused or unreachable is; a timeout is when a cheap `GET /version` (answered by the
+    /// API daemon itself, never forwarded to another node) does not answer either. A timeout
+    /// on a call with its own, shorter timeout (storage, guest agent: known to hang on their
+    /// own) says nothing about the endpoint. Without this, a server that stops answering in
+    /// the middle of a cycle costs one full timeout per remaining request before the cycle
+    /// fails and the instance is shown down.
+    fn note_transport_failure(&self, e: &ProxmoxError, opts: CallOptions) {
+        let gone = match e {
+            ProxmoxError::Refused { .. } | ProxmoxError::Unreachable { .. } => true,
+            ProxmoxError::Timeout { .. } if opts.timeout.is_none() => {
+                let probe = self.http.send(&Request::get("/version"));
+                probe.is_err_and(|p| {
+                    matches!(
+                        p.kind(),
+                        ErrorKind::Timeout | ErrorKind::Refused | ErrorKind::Unreachable
+                    )
+                })
+            }
+            _ => false,
+        };
+        tracing::debug!(host = %self.http.host(), error = %e, endpoint_gone = gone,
+            "request failed in transport");
+        if gone && let Ok(mut u) = self.unreachable.lock() {
+            *u = Some(e.clone());
+        }
     }
 
     /// The current ticket, if logged in with a password (diagnostics, tests).
@@ -246,6 +293,9 @@ impl ApiClient {
         form: Option<&[(&str, &str)]>,
         opts: CallOptions,
     ) -> Result<RawResponse, ProxmoxError> {
+        if let Some(e) = self.stopped_answering() {
+            return Err(e);
+        }
         let mut retried = false;
         loop {
             let (headers, ticket) = self.auth_headers(method)?;
@@ -257,7 +307,10 @@ impl ApiClient {
                 body: form.map(|f| Body::Form(auth::form_encode(f))),
                 timeout: opts.timeout,
             };
-            let resp = self.http.send(&req)?;
+            let resp = self
+                .http
+                .send(&req)
+                .inspect_err(|e| self.note_transport_failure(e, opts))?;
             if let (401, Some(used), false) = (resp.status, &ticket, retried) {
                 retried = true;
                 self.forget_ticket(used);

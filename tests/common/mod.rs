@@ -100,7 +100,7 @@ pub fn start() -> Server {
 pub fn start_in(dir: &Path, envs: &[(&str, &str)]) -> Server {
     let port = free_port();
     let mut cmd = command(dir, port);
-    cmd.stderr(Stdio::null());
+    cmd.stderr(server_log(port));
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -113,6 +113,16 @@ pub fn start_in(dir: &Path, envs: &[(&str, &str)]) -> Server {
     };
     wait_healthy(&server.url("/api/health"), Duration::from_secs(10));
     server
+}
+
+/// The server's log: discarded, or kept as `<dir>/pulse-<port>.log` when the environment
+/// names a directory in `PULSE_TEST_LOG_DIR` (for reading a failed timing test afterwards).
+fn server_log(port: u16) -> Stdio {
+    let Some(dir) = std::env::var_os("PULSE_TEST_LOG_DIR") else {
+        return Stdio::null();
+    };
+    let path = Path::new(&dir).join(format!("pulse-{port}.log"));
+    std::fs::File::create(path).map_or_else(|_| Stdio::null(), Stdio::from)
 }
 
 pub fn agent() -> ureq::Agent {
