@@ -123,8 +123,13 @@ fn read(state: &AppState, target: Target) -> Result<Response, ApiError> {
 
 fn write(state: &AppState, target: Target, body: bytes::Bytes) -> Result<Response, ApiError> {
     // Parsed here (not in a filter) so the path is checked first and errors name the field.
-    let upd: Update = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?;
+    let bad = |e: String| ApiError::bad_request(format!("Invalid JSON body: {e}"));
+    let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| bad(e.to_string()))?;
+    // serde would read a struct from an array too; only an object is a metadata update.
+    if !v.is_object() {
+        return Err(bad("expected a JSON object".into()));
+    }
+    let upd: Update = serde_json::from_value(v).map_err(|e| bad(e.to_string()))?;
     let (id, live) = resolve(state, target)?;
     let changes = upd.validate().map_err(invalid)?;
     let rec = meta::update(state.store(), &id, changes, live)?;
