@@ -210,6 +210,11 @@ fn bad_data_is_refused_and_nothing_stored_and_access_is_enforced() {
         (&by_id, "".into(), "Invalid JSON"),
         (&by_id, r#"["array"]"#.into(), "Invalid JSON"),
         (
+            &by_node,
+            r#"{"consoleUrl":"vbscript:x"}"#.into(),
+            "consoleUrl",
+        ),
+        (
             &by_id,
             r#"{"consoleUrl":"javascript:alert(1)"}"#.into(),
             "consoleUrl",
