@@ -153,6 +153,20 @@ fn crud_by_id_and_by_node_vmid_survives_restart() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.json().get("lastKnownName").is_none());
 
+    // Ids are percent-decoded exactly once (`%2541` is the literal `%41`, not `A`).
+    let r = req(
+        &s,
+        "PUT",
+        "/api/guests/metadata/old%20guest%2541",
+        r#"{"tags":["x"]}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["id"], "old guest%41");
+    assert_eq!(
+        req(&s, "DELETE", "/api/guests/metadata/old%20guest%2541", "").status,
+        204
+    );
+
     // Survives a restart.
     s.stop();
     let s = start_demo(tmp.path(), &[]);
