@@ -138,6 +138,17 @@ describe("Pulse web UI", { concurrency: false, timeout: 300000 }, () => {
     const stored = async () => (await page.request.get(`${pulse.url}/api/guests/metadata`)).json();
     assert.equal((await stored())[id], undefined);
 
+    // A control character in the notes passes the browser but the server refuses it: its
+    // field error is shown beside the notes, and still nothing is stored.
+    await drawer.locator("input[name=consoleUrl]").fill("https://console.example/");
+    await drawer.locator("textarea[name=notes]").fill("bell \u0007 here");
+    await drawer.locator("[data-testid=guest-meta-save]").click();
+    const notesErr = drawer.locator("[data-testid=guest-meta-notes-error]");
+    await notesErr.waitFor();
+    assert.match(await notesErr.textContent(), /control characters/);
+    assert.equal(await drawer.locator("[data-testid=guest-meta-url-error]").count(), 0);
+    assert.equal((await stored())[id], undefined);
+
     const url = "https://console.example/vm/" + encodeURIComponent(id);
     await drawer.locator("input[name=consoleUrl]").fill(url);
     await drawer.locator("textarea[name=notes]").fill("Runs the billing DB\nowner: ops");

@@ -73,7 +73,7 @@ function GuestNotes(props: { id: string }) {
           </label>
           <label>Notes
             <textarea name="notes" rows="4" value={form()!.notes} onInput={(e) => setForm({ ...form()!, notes: e.currentTarget.value })} />
-            <Show when={errs().notes}><small class="error">{errs().notes}</small></Show>
+            <Show when={errs().notes}><small class="error" data-testid="guest-meta-notes-error">{errs().notes}</small></Show>
           </label>
           <Show when={errs().form}><p class="error" role="alert">{errs().form}</p></Show>
           <div class="actions">
