@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cli;
 pub mod crypto;
 pub mod demo;
+pub mod guest_metadata;
 pub mod history;
 pub mod logging;
 pub mod model;

@@ -7,6 +7,7 @@ pub mod charts;
 pub mod config_view;
 pub mod demo;
 pub mod error;
+pub mod guest_metadata;
 pub mod live;
 pub mod nodes;
 pub mod notifications;
@@ -344,6 +345,8 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
             .or(storage::routes(state.clone()))
             .unify()
             .or(config_view::routes(state.clone()))
+            .unify()
+            .or(guest_metadata::routes(state.clone()))
             .unify()
             .recover(error::recover)
             .unify(),

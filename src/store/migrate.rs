@@ -15,12 +15,15 @@ use redb::{ReadableDatabase, TableError, WriteTransaction};
 /// - 6: new `history_slots` blob layout (500 series per blob, raw tier average-only); the old
 ///   blobs cannot be read with it, so the slots are emptied (see `v5_to_v6`).
 /// - 7: adds `notify_queue` and `notify_audit` (the notification pipeline).
-pub const CURRENT_SCHEMA: u32 = 7;
+/// - 8: adds `guest_metadata` (console URL / notes per guest).
+pub const CURRENT_SCHEMA: u32 = 8;
 
 type Step = fn(&WriteTransaction) -> Result<(), redb::Error>;
 
 /// `STEPS[i]` migrates version `i + 1` to `i + 2`.
-const STEPS: &[Step] = &[v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5, v5_to_v6, v6_to_v7];
+const STEPS: &[Step] = &[
+    v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5, v5_to_v6, v6_to_v7, v7_to_v8,
+];
 
 fn v1_to_v2(tx: &WriteTransaction) -> Result<(), redb::Error> {
     tx.open_table(SECRETS)?;
@@ -66,6 +69,12 @@ fn v6_to_v7(tx: &WriteTransaction) -> Result<(), redb::Error> {
     Ok(())
 }
 
+/// Only creates the (empty) guest metadata table.
+fn v7_to_v8(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    tx.open_table(GUEST_METADATA)?;
+    Ok(())
+}
+
 /// Creates every table of the current schema in a fresh file.
 fn create_all(tx: &WriteTransaction) -> Result<(), redb::Error> {
     tx.open_table(META)?;
@@ -81,6 +90,7 @@ fn create_all(tx: &WriteTransaction) -> Result<(), redb::Error> {
     tx.open_table(ALERT_HISTORY)?;
     tx.open_table(NOTIFY_QUEUE)?;
     tx.open_table(NOTIFY_AUDIT)?;
+    tx.open_table(GUEST_METADATA)?;
     Ok(())
 }
 
@@ -245,6 +255,7 @@ pub(crate) mod tests {
         assert_eq!(rx.open_table(ALERT_HISTORY).unwrap().len().unwrap(), 0);
         assert_eq!(rx.open_table(NOTIFY_QUEUE).unwrap().len().unwrap(), 0);
         assert_eq!(rx.open_table(NOTIFY_AUDIT).unwrap().len().unwrap(), 0);
+        assert_eq!(rx.open_table(GUEST_METADATA).unwrap().len().unwrap(), 0);
         assert_eq!(rx.open_table(SECRETS).unwrap().len().unwrap(), 1);
         assert_eq!(
             rx.open_table(SETTINGS)

@@ -35,5 +35,9 @@ pub const NOTIFY_QUEUE: TableDefinition<&str, &str> = TableDefinition::new("noti
 /// Notification delivery attempts by sequence number: JSON records, bounded (v6).
 pub const NOTIFY_AUDIT: TableDefinition<u64, &str> = TableDefinition::new("notify_audit");
 
+/// Guest metadata (console URL, notes, tags) by guest id: JSON of
+/// `guest_metadata::GuestMetadata` (v8).
+pub const GUEST_METADATA: TableDefinition<&str, &str> = TableDefinition::new("guest_metadata");
+
 pub const META_SCHEMA_VERSION: &str = "schema_version";
 pub const META_KEY_CHECK: &str = "key_check";

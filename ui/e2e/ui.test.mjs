@@ -121,6 +121,62 @@ describe("Pulse web UI", { concurrency: false, timeout: 300000 }, () => {
     await page.click("[data-testid=guest-drawer] button[aria-label=Close]");
   });
 
+  it("guest drawer: console URL and notes are saved, shown as a safe link, kept across a reload", async () => {
+    const row = page.locator("[data-testid=guests] .vrow[data-id]").first();
+    const id = await row.getAttribute("data-id");
+    const name = (await row.locator(".c-name").textContent()).trim();
+    await row.click();
+    const drawer = page.locator("[data-testid=guest-drawer]");
+    await drawer.waitFor();
+    await drawer.locator("[data-testid=guest-meta-edit]").click();
+    // A script URL is refused in the browser, beside the field, and nothing is sent.
+    await drawer.locator("input[name=consoleUrl]").fill("javascript:alert(1)");
+    await drawer.locator("[data-testid=guest-meta-save]").click();
+    const err = drawer.locator("[data-testid=guest-meta-url-error]");
+    await err.waitFor();
+    assert.match(await err.textContent(), /http/);
+    const stored = async () => (await page.request.get(`${pulse.url}/api/guests/metadata`)).json();
+    assert.equal((await stored())[id], undefined);
+
+    // A control character in the notes passes the browser but the server refuses it: its
+    // field error is shown beside the notes, and still nothing is stored.
+    await drawer.locator("input[name=consoleUrl]").fill("https://console.example/");
+    await drawer.locator("textarea[name=notes]").fill("bell \u0007 here");
+    await drawer.locator("[data-testid=guest-meta-save]").click();
+    const notesErr = drawer.locator("[data-testid=guest-meta-notes-error]");
+    await notesErr.waitFor();
+    assert.match(await notesErr.textContent(), /control characters/);
+    assert.equal(await drawer.locator("[data-testid=guest-meta-url-error]").count(), 0);
+    assert.equal((await stored())[id], undefined);
+
+    const url = "https://console.example/vm/" + encodeURIComponent(id);
+    await drawer.locator("input[name=consoleUrl]").fill(url);
+    await drawer.locator("textarea[name=notes]").fill("Runs the billing DB\nowner: ops");
+    await drawer.locator("[data-testid=guest-meta-save]").click();
+    const link = drawer.locator("[data-testid=guest-console-link]");
+    await link.waitFor();
+    assert.equal(await link.getAttribute("href"), url);
+    assert.equal(await link.getAttribute("target"), "_blank");
+    assert.equal(await link.getAttribute("rel"), "noopener noreferrer");
+    assert.equal(await drawer.locator("[data-testid=guest-notes]").textContent(), "Runs the billing DB\nowner: ops");
+    const saved = (await stored())[id];
+    assert.equal(saved.consoleUrl, url);
+    assert.equal(saved.customUrl, url);
+    assert.equal(saved.notes, "Runs the billing DB\nowner: ops");
+    await shot(page, "guest-notes");
+
+    // After a reload the drawer reads it back from the server.
+    await page.reload();
+    await page.locator("[data-testid=conn][data-status=open]").waitFor();
+    await page.fill("[data-testid=guest-search]", name);
+    await page.locator(`[data-testid=guests] .vrow[data-id="${id}"]`).click();
+    await page.locator("[data-testid=guest-drawer] [data-testid=guest-console-link]").waitFor();
+    assert.equal(await page.getAttribute("[data-testid=guest-drawer] [data-testid=guest-console-link]", "href"), url);
+    assert.match(await page.textContent("[data-testid=guest-drawer] [data-testid=guest-notes]"), /billing DB/);
+    await page.click("[data-testid=guest-drawer] button[aria-label=Close]");
+    await page.fill("[data-testid=guest-search]", "");
+  });
+
   it("the Ceph page shows every cluster and pool of /api/state with its health", async () => {
     const s = await state();
     const clusters = s.cephClusters ?? [];
