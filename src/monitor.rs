@@ -4,8 +4,8 @@
 //! Pollers never touch shared state; a failed poll keeps the instance's last good data and
 //! marks its connection unhealthy.
 
-use crate::model::State;
 use crate::model::published::StateCell;
+use crate::model::{PbsBackup, PmgBackup, PveBackups, State};
 use crate::poller::clock::Clock;
 use crate::poller::pool::Pool;
 use crate::poller::scheduler::{Category, Key, Outcome, Scheduler};
@@ -79,6 +79,7 @@ pub struct Monitor {
     /// Set once the first batch of polls has finished: until then every completion is
     /// published at once, so a fresh start shows each instance as soon as it answers.
     warm: bool,
+    backups: BackupJoins,
 }
 
 impl Monitor {
@@ -108,6 +109,7 @@ impl Monitor {
             dirty_since: None,
             last_publish: None,
             warm: false,
+            backups: BackupJoins::new(),
         }
     }
 
@@ -309,6 +311,7 @@ impl Monitor {
             let healthy = self.healthy.get(key).copied().unwrap_or(false);
             merge(&mut state, fragment, healthy);
         }
+        self.backups.fill(&mut state, self.fragments.values());
         for (key, ok) in &self.healthy {
             let name = match key.kind {
                 crate::poller::scheduler::Kind::Pve => key.name.clone(),
@@ -369,18 +372,103 @@ fn merge(into: &mut State, f: &State, healthy: bool) {
         }
         p
     }));
-    into.pve_backups
-        .backup_tasks
-        .extend_from_slice(&f.pve_backups.backup_tasks);
-    into.pve_backups
-        .storage_backups
-        .extend_from_slice(&f.pve_backups.storage_backups);
-    into.pve_backups
-        .guest_snapshots
-        .extend_from_slice(&f.pve_backups.guest_snapshots);
-    into.pbs_backups.extend_from_slice(&f.pbs_backups);
-    into.pmg_backups.extend_from_slice(&f.pmg_backups);
     into.replication_jobs.extend_from_slice(&f.replication_jobs);
+}
+
+/// The instances' backup lists joined into one, rebuilt only when one of them changed
+/// (pollers hand on the same `Arc` between backup reads): most publishes reuse the last
+/// join, and a lone instance's list is shared as it is, never copied.
+struct Joined<T> {
+    parts: Vec<Arc<T>>,
+    joined: Arc<T>,
+}
+
+impl<T: Default + Clone> Joined<T> {
+    fn new() -> Self {
+        Joined {
+            parts: Vec::new(),
+            joined: Arc::new(T::default()),
+        }
+    }
+
+    fn join<'a>(
+        &mut self,
+        parts: impl Iterator<Item = &'a Arc<T>>,
+        append: impl Fn(&mut T, &T),
+        is_empty: impl Fn(&T) -> bool,
+    ) -> Arc<T>
+    where
+        T: 'a,
+    {
+        let parts: Vec<Arc<T>> = parts.filter(|p| !is_empty(p)).cloned().collect();
+        let same = parts.len() == self.parts.len()
+            && parts
+                .iter()
+                .zip(&self.parts)
+                .all(|(a, b)| Arc::ptr_eq(a, b));
+        if !same {
+            self.joined = match parts.as_slice() {
+                [] => Arc::new(T::default()),
+                [one] => one.clone(),
+                many => {
+                    let mut all = T::default();
+                    for p in many {
+                        append(&mut all, p);
+                    }
+                    Arc::new(all)
+                }
+            };
+            self.parts = parts;
+        }
+        self.joined.clone()
+    }
+}
+
+/// The three joins of a publish.
+struct BackupJoins {
+    pve: Joined<PveBackups>,
+    pbs: Joined<Vec<PbsBackup>>,
+    pmg: Joined<Vec<PmgBackup>>,
+}
+
+impl BackupJoins {
+    fn new() -> Self {
+        BackupJoins {
+            pve: Joined::new(),
+            pbs: Joined::new(),
+            pmg: Joined::new(),
+        }
+    }
+
+    fn fill<'a>(
+        &mut self,
+        into: &mut State,
+        fragments: impl Iterator<Item = &'a Arc<State>> + Clone,
+    ) {
+        into.pve_backups = self.pve.join(
+            fragments.clone().map(|f| &f.pve_backups),
+            |all, p| {
+                all.backup_tasks.extend_from_slice(&p.backup_tasks);
+                all.storage_backups.extend_from_slice(&p.storage_backups);
+                all.guest_snapshots.extend_from_slice(&p.guest_snapshots);
+            },
+            |p| {
+                p.backup_tasks.is_empty()
+                    && p.storage_backups.is_empty()
+                    && p.guest_snapshots.is_empty()
+            },
+        );
+        into.pbs_backups = self.pbs.join(
+            fragments.clone().map(|f| &f.pbs_backups),
+            |all, p| all.extend_from_slice(p),
+            |p| p.is_empty(),
+        );
+        into.pmg_backups = self.pmg.join(
+            fragments.map(|f| &f.pmg_backups),
+            |all, p| all.extend_from_slice(p),
+            |p| p.is_empty(),
+        );
+    }
 }
 
 #[cfg(test)]
@@ -390,6 +478,54 @@ mod tests {
     use crate::poller::clock::ManualClock;
     use crate::poller::scheduler::{Kind, SchedulerConfig};
     use std::sync::atomic::AtomicU32;
+
+    fn fragment(tasks: &[&str]) -> Arc<State> {
+        let mut s = State::default();
+        let b = Arc::make_mut(&mut s.pve_backups);
+        for t in tasks {
+            b.backup_tasks.push(crate::model::BackupTask {
+                id: (*t).into(),
+                ..Default::default()
+            });
+        }
+        Arc::new(s)
+    }
+
+    #[test]
+    fn backup_lists_are_joined_only_when_one_changed() {
+        let mut joins = BackupJoins::new();
+        let a = fragment(&["a1", "a2"]);
+        let b = fragment(&["b1"]);
+        let empty = fragment(&[]);
+        // A lone non-empty list is shared as it is.
+        let mut s = State::default();
+        joins.fill(&mut s, [&a, &empty].into_iter());
+        assert!(Arc::ptr_eq(&s.pve_backups, &a.pve_backups));
+        // Two lists: concatenated in fragment order, then reused while both stay the same.
+        let mut s1 = State::default();
+        joins.fill(&mut s1, [&a, &b].into_iter());
+        let ids: Vec<&str> = s1
+            .pve_backups
+            .backup_tasks
+            .iter()
+            .map(|t| t.id.as_str())
+            .collect();
+        assert_eq!(ids, ["a1", "a2", "b1"]);
+        let mut s2 = State::default();
+        joins.fill(&mut s2, [&a, &b].into_iter());
+        assert!(Arc::ptr_eq(&s1.pve_backups, &s2.pve_backups), "not rebuilt");
+        // One instance re-read its backups: a new join with the new content.
+        let b2 = fragment(&["b1", "b2"]);
+        let mut s3 = State::default();
+        joins.fill(&mut s3, [&a, &b2].into_iter());
+        assert!(!Arc::ptr_eq(&s2.pve_backups, &s3.pve_backups));
+        assert_eq!(s3.pve_backups.backup_tasks.len(), 4);
+        // Nothing anywhere: empty lists.
+        let mut s4 = State::default();
+        joins.fill(&mut s4, [&empty].into_iter());
+        assert!(s4.pve_backups.backup_tasks.is_empty());
+        assert!(s4.pbs_backups.is_empty() && s4.pmg_backups.is_empty());
+    }
 
     struct Fake {
         name: String,

@@ -1110,7 +1110,7 @@ fn backup_age<'a>(out: &mut Out<'a>, cfg: &AlertConfig, ctx: &Ctx, state: &'a St
         *e = (*e).max(b.time);
     }
     let mut pbs_newest: HashMap<(&str, &str), i64> = HashMap::new();
-    for b in &state.pbs_backups {
+    for b in state.pbs_backups.iter() {
         if b.vmid == "0" {
             continue;
         }

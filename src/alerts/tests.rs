@@ -611,18 +611,22 @@ fn backup_jobs_hold_io_alerts_and_backup_age_fires() {
     let mut g = guest(101, 0.1, 10.0);
     g.disk_read = 300 * 1024 * 1024;
     let mut s = state(vec![g.clone()]);
-    s.pve_backups.backup_tasks.push(BackupTask {
-        id: "pve-UPID".into(),
-        node: "n1".into(),
-        vmid: 101,
-        ..Default::default()
-    });
-    s.pve_backups.storage_backups.push(StorageBackup {
-        instance: "pve".into(),
-        vmid: 101,
-        time: T0 - 10 * 86_400_000,
-        ..Default::default()
-    });
+    std::sync::Arc::make_mut(&mut s.pve_backups)
+        .backup_tasks
+        .push(BackupTask {
+            id: "pve-UPID".into(),
+            node: "n1".into(),
+            vmid: 101,
+            ..Default::default()
+        });
+    std::sync::Arc::make_mut(&mut s.pve_backups)
+        .storage_backups
+        .push(StorageBackup {
+            instance: "pve".into(),
+            vmid: 101,
+            time: T0 - 10 * 86_400_000,
+            ..Default::default()
+        });
     let mut e = Engine::default();
     let ev = e.evaluate(&s, &c, T0);
     assert!(e.get("pve-101-diskRead").is_none(), "vzdump running: held");
@@ -631,8 +635,8 @@ fn backup_jobs_hold_io_alerts_and_backup_age_fires() {
         vec![("backup-age-pve-101".into(), Level::Warning, true)]
     );
     // Backup done: the I/O rule applies again.
-    s.pve_backups.backup_tasks[0].status = "OK".into();
-    s.pve_backups.backup_tasks[0].end_time = T0;
+    std::sync::Arc::make_mut(&mut s.pve_backups).backup_tasks[0].status = "OK".into();
+    std::sync::Arc::make_mut(&mut s.pve_backups).backup_tasks[0].end_time = T0;
     e.evaluate(&s, &c, T0 + 10 * SEC);
     let a = e.get("pve-101-diskRead").unwrap();
     assert_eq!(a.message, "VM diskRead at 300.0 MB/s");

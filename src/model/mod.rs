@@ -10,6 +10,7 @@ pub use resources::*;
 use serde::Serialize;
 use serde::ser::SerializeStruct;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct State {
@@ -25,9 +26,13 @@ pub struct State {
     pub physical_disks: Vec<PhysicalDisk>,
     pub pbs: Vec<PbsInstance>,
     pub pmg: Vec<PmgInstance>,
-    pub pve_backups: PveBackups,
-    pub pbs_backups: Vec<PbsBackup>,
-    pub pmg_backups: Vec<PmgBackup>,
+    /// The backup lists are most of a big fleet's state and change only on the slower
+    /// backup cadence: shared (`Arc`) so a cycle that did not re-read them, the merge of all
+    /// instances and each publish reuse them instead of copying, and an unchanged list is
+    /// recognised by pointer (its JSON is reused too, see `published`).
+    pub pve_backups: Arc<PveBackups>,
+    pub pbs_backups: Arc<Vec<PbsBackup>>,
+    pub pmg_backups: Arc<Vec<PmgBackup>>,
     pub replication_jobs: Vec<ReplicationJob>,
     pub active_alerts: Vec<ActiveAlert>,
     /// Keys: PVE instance name, `pbs-<name>`, `pmg-<name>`, `docker-<id>`, `host-<id>`.
@@ -43,9 +48,9 @@ struct BackupsView<'a>(&'a State);
 impl Serialize for BackupsView<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("Backups", 3)?;
-        st.serialize_field("pve", &self.0.pve_backups)?;
-        st.serialize_field("pbs", &self.0.pbs_backups)?;
-        st.serialize_field("pmg", &self.0.pmg_backups)?;
+        st.serialize_field("pve", &*self.0.pve_backups)?;
+        st.serialize_field("pbs", &*self.0.pbs_backups)?;
+        st.serialize_field("pmg", &*self.0.pmg_backups)?;
         st.end()
     }
 }
@@ -73,13 +78,13 @@ impl Serialize for State {
         st.serialize_field("physicalDisks", &self.physical_disks)?;
         st.serialize_field("pbs", &self.pbs)?;
         st.serialize_field("pmg", &self.pmg)?;
-        st.serialize_field("pbsBackups", &self.pbs_backups)?;
-        st.serialize_field("pmgBackups", &self.pmg_backups)?;
+        st.serialize_field("pbsBackups", &*self.pbs_backups)?;
+        st.serialize_field("pmgBackups", &*self.pmg_backups)?;
         st.serialize_field("backups", &BackupsView(self))?;
         st.serialize_field("replicationJobs", &self.replication_jobs)?;
         st.serialize_field("activeAlerts", &self.active_alerts)?;
         st.serialize_field("metrics", &EmptyObject)?;
-        st.serialize_field("pveBackups", &self.pve_backups)?;
+        st.serialize_field("pveBackups", &*self.pve_backups)?;
         st.serialize_field("performance", &EmptyObject)?;
         st.serialize_field("connectionHealth", &self.connection_health)?;
         st.serialize_field("stats", &EmptyObject)?;

@@ -59,8 +59,10 @@ impl StateCell {
 
 fn encode(state: Arc<State>, seq: u64, prev: Option<&Published>) -> Published {
     let pve_backups_json = match prev {
-        Some(p) if p.state.pve_backups == state.pve_backups => p.pve_backups_json.clone(),
-        _ => Bytes::from(to_json(&state.pve_backups)),
+        Some(p) if Arc::ptr_eq(&p.state.pve_backups, &state.pve_backups) => {
+            p.pve_backups_json.clone()
+        }
+        _ => Bytes::from(to_json(&*state.pve_backups)),
     };
     let json = frontend_json(&state, &pve_backups_json);
     Published {
@@ -104,8 +106,8 @@ fn frontend_json(state: &State, pve_backups: &[u8]) -> Vec<u8> {
     field(&mut out, "physicalDisks", &to_json(&s.physical_disks));
     field(&mut out, "pbs", &to_json(&s.pbs));
     field(&mut out, "pmg", &to_json(&s.pmg));
-    let pbs_backups = to_json(&s.pbs_backups);
-    let pmg_backups = to_json(&s.pmg_backups);
+    let pbs_backups = to_json(&*s.pbs_backups);
+    let pmg_backups = to_json(&*s.pmg_backups);
     field(&mut out, "pbsBackups", &pbs_backups);
     field(&mut out, "pmgBackups", &pmg_backups);
     let mut grouped = Vec::with_capacity(pve_backups.len() + pbs_backups.len() + 32);
@@ -179,19 +181,25 @@ mod tests {
             ..Default::default()
         });
         for i in 0..n {
-            s.pve_backups.storage_backups.push(StorageBackup {
-                id: format!("pve-local:backup/vzdump-qemu-{i}.vma.zst"),
-                volid: format!("local:backup/vzdump-qemu-{i}.vma.zst"),
-                ..Default::default()
-            });
-            s.pve_backups.backup_tasks.push(BackupTask {
-                id: format!("pve-UPID:{i}"),
-                ..Default::default()
-            });
-            s.pve_backups.guest_snapshots.push(GuestSnapshot {
-                id: format!("pve-n1-100-snap{i}"),
-                ..Default::default()
-            });
+            std::sync::Arc::make_mut(&mut s.pve_backups)
+                .storage_backups
+                .push(StorageBackup {
+                    id: format!("pve-local:backup/vzdump-qemu-{i}.vma.zst"),
+                    volid: format!("local:backup/vzdump-qemu-{i}.vma.zst"),
+                    ..Default::default()
+                });
+            std::sync::Arc::make_mut(&mut s.pve_backups)
+                .backup_tasks
+                .push(BackupTask {
+                    id: format!("pve-UPID:{i}"),
+                    ..Default::default()
+                });
+            std::sync::Arc::make_mut(&mut s.pve_backups)
+                .guest_snapshots
+                .push(GuestSnapshot {
+                    id: format!("pve-n1-100-snap{i}"),
+                    ..Default::default()
+                });
         }
         s.connection_health.insert("pve".into(), true);
         s
@@ -217,6 +225,8 @@ mod tests {
         let cell = StateCell::default();
         let a = cell.publish(populated(5));
         let mut next = populated(5);
+        // A poller that did not re-read backups hands on the same list.
+        next.pve_backups = a.state.pve_backups.clone();
         next.last_update += 10_000; // everything else may change; the backups did not
         next.vms[0].cpu = 0.5;
         let b = cell.publish(next.clone());
@@ -231,7 +241,7 @@ mod tests {
         );
         // Changed backups are serialized anew.
         let mut changed = next;
-        changed.pve_backups.backup_tasks.pop();
+        Arc::make_mut(&mut changed.pve_backups).backup_tasks.pop();
         let c = cell.publish(changed.clone());
         assert_ne!(b.pve_backups_json.as_ptr(), c.pve_backups_json.as_ptr());
         assert_eq!(

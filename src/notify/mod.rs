@@ -224,7 +224,10 @@ impl Notifier {
                     self.wake.notify_all();
                 }
                 Ok((None, next)) => {
-                    let wait = next.map_or(1000, |t| (t - now).clamp(5, 1000)) as u64;
+                    // Nothing due: sleep until the next retry, or until `enqueue` / a DLQ
+                    // retry wakes us (they always do; the long idle bound only saves reads
+                    // of an empty queue).
+                    let wait = next.map_or(IDLE_WAIT_MS, |t| (t - now).clamp(5, 1000)) as u64;
                     let _ = self.wake.wait_timeout(busy, Duration::from_millis(wait));
                 }
                 Err(e) => {
@@ -538,9 +541,12 @@ impl Notifier {
                             Err(tokio::sync::broadcast::error::TryRecvError::Closed) => return,
                         }
                     }
-                    let window = group_window_ms(&alerts.config());
-                    if let Some(batch) = grouper.take_due(Instant::now(), window) {
-                        me.send_batch(batch, Kind::Alert, &Channels::All);
+                    // The config is only read (cloned) while a group is open.
+                    if grouper.since.is_some() {
+                        let window = group_window_ms(&alerts.config());
+                        if let Some(batch) = grouper.take_due(Instant::now(), window) {
+                            me.send_batch(batch, Kind::Alert, &Channels::All);
+                        }
                     }
                     if !got {
                         std::thread::sleep(Duration::from_millis(100));
@@ -612,6 +618,9 @@ fn group_window_ms(c: &crate::alerts::AlertConfig) -> i64 {
 }
 
 /// The batch being collected: alerts wait until the window since the first one has passed.
+/// How long an idle delivery thread sleeps when nothing is queued at all.
+const IDLE_WAIT_MS: i64 = 30_000;
+
 #[derive(Default)]
 struct Grouper {
     pending: Vec<Alert>,

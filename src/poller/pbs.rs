@@ -182,7 +182,7 @@ impl PbsPoller {
             }
             if self.cfg.monitor_backups {
                 out.pbs_backups = if slow {
-                    self.backups(api, &list, previous)
+                    Arc::new(self.backups(api, &list, previous))
                 } else {
                     previous.map(|p| p.pbs_backups.clone()).unwrap_or_default()
                 };

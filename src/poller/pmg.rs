@@ -173,7 +173,7 @@ impl PmgPoller {
             }
             let mut v: Vec<PmgBackup> = by_id.into_values().collect();
             v.sort_by_key(|x| std::cmp::Reverse(x.backup_time));
-            v
+            Arc::new(v)
         } else {
             previous.map(|p| p.pmg_backups.clone()).unwrap_or_default()
         };

@@ -9,7 +9,7 @@ use super::config::{Conn, LazyClient, PveInstanceConfig, failure, stopped_answer
 use super::endpoints::Endpoints;
 use super::map::{backups, ceph, disks, guest, node, replication, storage};
 use super::scheduler::Category;
-use crate::model::{Guest, GuestNetworkInterface, Node, State, Storage};
+use crate::model::{Guest, GuestNetworkInterface, Node, PveBackups, State, Storage};
 use crate::monitor::{InstancePoller, PollFailure};
 use crate::proxmox::pve::{GuestKind, ResourceType};
 use crate::proxmox::types::pve::{
@@ -912,7 +912,8 @@ impl Cycle<'_> {
     }
 
     fn backups(&mut self, nodes: &[NodeData], out: &mut State) {
-        let prev = self.previous.map(|p| &p.pve_backups);
+        let prev = self.previous.map(|p| &*p.pve_backups);
+        let mut b = PveBackups::default();
         let online: Vec<&NodeData> = nodes.iter().filter(|n| n.online).collect();
 
         // vzdump tasks per online node; a node that fails keeps its previous tasks.
@@ -922,14 +923,13 @@ impl Cycle<'_> {
                 .online
                 .then(|| self.api.tasks(name, Some("vzdump"), Some(50)))
             {
-                Some(Ok(list)) => out.pve_backups.backup_tasks.extend(
+                Some(Ok(list)) => b.backup_tasks.extend(
                     list.iter()
                         .filter_map(|t| backups::map_task(&self.cfg.name, t)),
                 ),
                 _ => {
                     if let Some(p) = prev {
-                        out.pve_backups
-                            .backup_tasks
+                        b.backup_tasks
                             .extend(p.backup_tasks.iter().filter(|t| &t.node == name).cloned());
                     }
                 }
@@ -937,11 +937,8 @@ impl Cycle<'_> {
         }
         // A task is listed once even if two nodes report it.
         let mut ids = BTreeSet::new();
-        out.pve_backups
-            .backup_tasks
-            .retain(|t| ids.insert(t.id.clone()));
-        out.pve_backups
-            .backup_tasks
+        b.backup_tasks.retain(|t| ids.insert(t.id.clone()));
+        b.backup_tasks
             .sort_by_key(|x| std::cmp::Reverse(x.start_time));
 
         // Backup volumes: each storage holding backups is listed once (a shared storage from
@@ -1038,9 +1035,8 @@ impl Cycle<'_> {
                 }
             }
         }
-        out.pve_backups.storage_backups = by_volid.into_values().collect();
-        out.pve_backups
-            .storage_backups
+        b.storage_backups = by_volid.into_values().collect();
+        b.storage_backups
             .sort_by_key(|x| std::cmp::Reverse(x.ctime));
 
         // Snapshots: one call per guest, so big clusters are refreshed in rotating batches of
@@ -1090,7 +1086,8 @@ impl Cycle<'_> {
             }
         }
         snaps.sort_by_key(|x| std::cmp::Reverse(x.time));
-        out.pve_backups.guest_snapshots = snaps;
+        b.guest_snapshots = snaps;
+        out.pve_backups = Arc::new(b);
     }
 }
 

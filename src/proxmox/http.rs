@@ -133,6 +133,10 @@ pub struct RawResponse {
     pub content_type: String,
 }
 
+/// Kept-alive connections per endpoint: the PVE poller's guest workers plus the cycle itself,
+/// with room to spare.
+const IDLE_CONNECTIONS_PER_HOST: usize = 8;
+
 /// Settings for [`Http::new`].
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
@@ -185,6 +189,11 @@ impl Http {
             .timeout_resolve(Some(opts.connect_timeout))
             .timeout_connect(Some(opts.connect_timeout))
             .user_agent(concat!("pulse/", env!("CARGO_PKG_VERSION")))
+            // A PVE cycle asks per-guest details from several threads at once; with ureq's
+            // default of 3 idle connections per host the others were closed after each
+            // cycle and the next cycle paid a TLS handshake for each again.
+            .max_idle_connections_per_host(IDLE_CONNECTIONS_PER_HOST)
+            .max_idle_connections(4 * IDLE_CONNECTIONS_PER_HOST)
             .build();
         // Same chain as ureq's default minus SOCKS, with our TLS connector at the end.
         let connector =
