@@ -981,6 +981,34 @@ mod tests {
         }
     }
 
+    /// `CONNECTION_TIMEOUT` is read here only (the pollers take `Polling::connection_timeout`):
+    /// whole seconds or with a unit, 1 s to 600 s, anything else a named error.
+    #[test]
+    fn connection_timeout_env_bounds() {
+        let timeout = |v: &'static str| {
+            let env: HashMap<&str, &str> = [("CONNECTION_TIMEOUT", v)].into_iter().collect();
+            resolve(
+                &ServeFlags::default(),
+                &env,
+                "/x".into(),
+                &SystemSettings::default(),
+            )
+            .map(|s| s.polling.connection_timeout.as_secs())
+            .map_err(|e| e[0].name.clone())
+        };
+        for (v, secs) in [("1", 1), (" 600 ", 600), ("30s", 30), ("2m", 120)] {
+            assert_eq!(timeout(v), Ok(secs), "{v}");
+        }
+        for v in ["0", "601", "-1", "1.5", "11m", "abc"] {
+            assert_eq!(timeout(v), Err("CONNECTION_TIMEOUT".into()), "{v}");
+        }
+        // Unset (or empty): the Proxmox client's default.
+        assert_eq!(
+            timeout(""),
+            Ok(crate::proxmox::http::DEFAULT_TIMEOUT.as_secs())
+        );
+    }
+
     #[test]
     fn header_injection_via_origins_is_refused() {
         let p = SystemSettings {
