@@ -261,8 +261,8 @@ pub fn handler(
                 || req.headers().contains_key(header::TRANSFER_ENCODING);
 
             let mut gate_headers = Vec::new();
-            let cors =
-                crate::auth::gate::cors_headers(&state.auth().env.allowed_origins, req.headers());
+            // The live list (env or persisted setting), so a settings write applies at once.
+            let cors = crate::auth::gate::cors_headers(&settings.allowed_origins, req.headers());
             let mut resp = if !path_is_safe(&path) {
                 ApiError::bad_request("Invalid path").into_response()
             } else if cors.is_some() && method == warp::http::Method::OPTIONS {

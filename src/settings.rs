@@ -136,6 +136,9 @@ pub struct Settings {
     pub polling: Polling,
     pub allow_embedding: bool,
     pub allowed_embed_origins: Vec<String>,
+    /// Origins allowed to call the API from a browser (CORS), or `*`: `ALLOWED_ORIGINS`
+    /// when set, else the persisted `allowedOrigins`.
+    pub allowed_origins: Vec<String>,
     /// Names of persisted keys that the environment currently overrides.
     pub env_overrides: Vec<&'static str>,
     pub security: SecurityEnv,
@@ -207,7 +210,7 @@ pub struct SecurityEnv {
     pub public_url: Option<String>,
     /// `PULSE_DOCKER=true`: only changes wording and the bootstrap-token hints.
     pub docker: bool,
-    /// `ALLOWED_ORIGINS`: origins allowed to call the API from a browser (CORS), or `*`.
+    /// `ALLOWED_ORIGINS` as parsed; what applies is `Settings::allowed_origins`.
     pub allowed_origins: Vec<String>,
 }
 
@@ -681,17 +684,20 @@ pub fn resolve(
         }
     }
 
-    let allowed_embed_origins = persisted
-        .allowed_embed_origins
-        .as_deref()
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect();
+    let allowed_embed_origins = comma_list(persisted.allowed_embed_origins.as_deref());
 
     let security = resolve_security(env, &mut errs);
+    // CORS origins: `ALLOWED_ORIGINS` when set (already checked there), else the persisted
+    // `allowedOrigins` (checked by `SystemSettings::validate`), so a settings write applies
+    // without a restart.
+    let allowed_origins = if env.var("ALLOWED_ORIGINS").is_some() {
+        security.allowed_origins.clone()
+    } else {
+        comma_list(persisted.allowed_origins.as_deref())
+            .into_iter()
+            .map(|o| o.trim_end_matches('/').to_string())
+            .collect()
+    };
 
     if !errs.is_empty() {
         return Err(errs);
@@ -706,9 +712,20 @@ pub fn resolve(
         polling,
         allow_embedding: persisted.allow_embedding,
         allowed_embed_origins,
+        allowed_origins,
         env_overrides,
         security,
     })
+}
+
+/// The non-empty, trimmed items of a persisted comma list.
+fn comma_list(v: Option<&str>) -> Vec<String> {
+    v.unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 #[cfg(test)]
@@ -817,6 +834,39 @@ mod tests {
         let s = resolve(&ServeFlags::default(), &env, "/x".into(), &persisted).unwrap();
         assert_eq!(s.log_level, LogLevel::Error);
         assert_eq!(s.env_overrides, vec!["logLevel"]);
+    }
+
+    #[test]
+    fn allowed_origins_persisted_unless_env_set() {
+        let persisted = SystemSettings {
+            allowed_origins: Some(" https://a.example , ,https://b.example:8443".into()),
+            ..Default::default()
+        };
+        let none: HashMap<&str, &str> = HashMap::new();
+        let s = resolve(&ServeFlags::default(), &none, "/x".into(), &persisted).unwrap();
+        assert_eq!(
+            s.allowed_origins,
+            vec!["https://a.example", "https://b.example:8443"]
+        );
+        assert!(s.env_overrides.is_empty());
+        let env: HashMap<&str, &str> = [("ALLOWED_ORIGINS", "https://env.example")]
+            .into_iter()
+            .collect();
+        let s = resolve(&ServeFlags::default(), &env, "/x".into(), &persisted).unwrap();
+        assert_eq!(s.allowed_origins, vec!["https://env.example"]);
+        assert_eq!(s.env_overrides, vec!["allowedOrigins"]);
+        // An empty variable is "not set": the persisted list applies.
+        let empty: HashMap<&str, &str> = [("ALLOWED_ORIGINS", "")].into_iter().collect();
+        let s = resolve(&ServeFlags::default(), &empty, "/x".into(), &persisted).unwrap();
+        assert_eq!(s.allowed_origins.len(), 2);
+        let s = resolve(
+            &ServeFlags::default(),
+            &none,
+            "/x".into(),
+            &SystemSettings::default(),
+        )
+        .unwrap();
+        assert!(s.allowed_origins.is_empty());
     }
 
     #[test]
@@ -929,6 +979,34 @@ mod tests {
         ] {
             assert!(names.contains(&want), "{want} missing from {names:?}");
         }
+    }
+
+    /// `CONNECTION_TIMEOUT` is read here only (the pollers take `Polling::connection_timeout`):
+    /// whole seconds or with a unit, 1 s to 600 s, anything else a named error.
+    #[test]
+    fn connection_timeout_env_bounds() {
+        let timeout = |v: &'static str| {
+            let env: HashMap<&str, &str> = [("CONNECTION_TIMEOUT", v)].into_iter().collect();
+            resolve(
+                &ServeFlags::default(),
+                &env,
+                "/x".into(),
+                &SystemSettings::default(),
+            )
+            .map(|s| s.polling.connection_timeout.as_secs())
+            .map_err(|e| e[0].name.clone())
+        };
+        for (v, secs) in [("1", 1), (" 600 ", 600), ("30s", 30), ("2m", 120)] {
+            assert_eq!(timeout(v), Ok(secs), "{v}");
+        }
+        for v in ["0", "601", "-1", "1.5", "11m", "abc"] {
+            assert_eq!(timeout(v), Err("CONNECTION_TIMEOUT".into()), "{v}");
+        }
+        // Unset (or empty): the Proxmox client's default.
+        assert_eq!(
+            timeout(""),
+            Ok(crate::proxmox::http::DEFAULT_TIMEOUT.as_secs())
+        );
     }
 
     #[test]

@@ -5,12 +5,10 @@
 
 mod common;
 
-use pulse::api::AppState;
+use common::inprocess::InProcess;
 use pulse::model::*;
 use pulse::poller::clock::ManualClock;
-use pulse::settings::{self, ServeFlags, SystemSettings};
 use serde_json::Value;
-use std::collections::HashMap;
 use std::net::TcpStream;
 use std::path::Path;
 use std::sync::Arc;
@@ -19,64 +17,8 @@ use tungstenite::{Message, WebSocket, stream::MaybeTlsStream};
 
 const T0: i64 = 1_764_000_000_000;
 
-struct InProcess {
-    state: AppState,
-    port: u16,
-    rt: tokio::runtime::Runtime,
-}
-
-impl InProcess {
-    fn url(&self, p: &str) -> String {
-        format!("http://127.0.0.1:{}{p}", self.port)
-    }
-    fn get(&self, p: &str) -> Value {
-        let r = common::get(&self.url(p), &[]);
-        assert_eq!(r.status, 200, "{p}: {}", r.text());
-        r.json()
-    }
-    fn post(&self, p: &str, body: &str) -> common::Reply {
-        common::send("POST", &self.url(p), &[], body.as_bytes())
-    }
-    /// Shuts the server down and releases the data dir.
-    fn stop(self) {
-        let InProcess { state, rt, .. } = self;
-        rt.shutdown_timeout(Duration::from_secs(5));
-        drop(state);
-    }
-}
-
 fn start(dir: &Path, clock: &ManualClock) -> InProcess {
-    let env: HashMap<&str, &str> = HashMap::new();
-    let flags = ServeFlags::default();
-    let s = settings::resolve(&flags, &env, dir.into(), &SystemSettings::default()).unwrap();
-    let store = pulse::store::Store::open(dir).unwrap();
-    let version = pulse::version::VersionInfo::from_facts(&Default::default());
-    let state = AppState::with_clock(
-        store,
-        s,
-        flags,
-        Box::new(HashMap::<&str, &str>::new()),
-        version,
-        None,
-        Arc::new(clock.clone()),
-    );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let handler = pulse::server::handler(state.clone());
-    rt.spawn(pulse::server::run(
-        listener,
-        None,
-        handler,
-        std::future::pending(),
-    ));
-    InProcess { state, port, rt }
+    InProcess::start(dir, Arc::new(clock.clone()))
 }
 
 /// A small fleet; `fault` switches one problem on.

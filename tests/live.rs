@@ -3,58 +3,16 @@
 
 mod common;
 
-use pulse::api::AppState;
+use common::inprocess::InProcess;
 use pulse::model::{Node, State};
-use pulse::settings::{self, ServeFlags, SystemSettings};
-use std::collections::HashMap;
+use pulse::poller::clock::SystemClock;
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::Duration;
 use tungstenite::{Message, WebSocket, stream::MaybeTlsStream};
 
-struct InProcess {
-    state: AppState,
-    port: u16,
-    _rt: tokio::runtime::Runtime,
-    _dir: tempfile::TempDir,
-}
-
 fn start() -> InProcess {
-    let dir = tempfile::tempdir().unwrap();
-    let env: HashMap<&str, &str> = HashMap::new();
-    let flags = ServeFlags::default();
-    let s = settings::resolve(&flags, &env, dir.path().into(), &SystemSettings::default()).unwrap();
-    let store = pulse::store::Store::open(dir.path()).unwrap();
-    let version = pulse::version::VersionInfo::from_facts(&Default::default());
-    let state = AppState::new(
-        store,
-        s,
-        flags,
-        Box::new(HashMap::<&str, &str>::new()),
-        version,
-        None,
-    );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let handler = pulse::server::handler(state.clone());
-    rt.spawn(pulse::server::run(
-        listener,
-        None,
-        handler,
-        std::future::pending(),
-    ));
-    InProcess {
-        state,
-        port,
-        _rt: rt,
-        _dir: dir,
-    }
+    InProcess::in_temp_dir(Arc::new(SystemClock))
 }
 
 fn node(i: usize) -> Node {

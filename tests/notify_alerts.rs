@@ -6,13 +6,11 @@ mod common;
 #[path = "common/receivers.rs"]
 mod receivers;
 
-use pulse::api::AppState;
+use common::inprocess::InProcess;
 use pulse::model::*;
 use pulse::poller::clock::ManualClock;
-use pulse::settings::{self, ServeFlags, SystemSettings};
 use receivers::{HttpReceiver, Mode};
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,9 +51,6 @@ fn raised_and_resolved_alerts_are_delivered() {
     let rx = HttpReceiver::start(Mode::Ok);
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::at(T0);
-    let flags = ServeFlags::default();
-    let env: HashMap<&str, &str> = HashMap::new();
-    let s = settings::resolve(&flags, &env, dir.path().into(), &SystemSettings::default()).unwrap();
     let store = pulse::store::Store::open(dir.path()).unwrap();
     // Loopback allowed through the persisted system setting (not the environment).
     store
@@ -64,36 +59,12 @@ fn raised_and_resolved_alerts_are_delivered() {
             &json!({"webhookAllowedPrivateCIDRs": "127.0.0.1"}),
         )
         .unwrap();
-    let version = pulse::version::VersionInfo::from_facts(&Default::default());
-    let state = AppState::with_clock(
-        store,
-        s,
-        flags,
-        Box::new(HashMap::<&str, &str>::new()),
-        version,
-        None,
-        Arc::new(clock.clone()),
-    );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let port = listener.local_addr().unwrap().port();
-    rt.spawn(pulse::server::run(
-        listener,
-        None,
-        pulse::server::handler(state.clone()),
-        std::future::pending(),
-    ));
+    let srv = InProcess::serve(store, dir.path(), Arc::new(clock.clone()));
+    let state = &srv.state;
     let n = state.inner.notify.clone();
     n.start().unwrap();
     n.attach_alerts(state.inner.alerts.clone()).unwrap();
-    let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
-    let post = |p: &str, v: Value| common::send("POST", &url(p), &[], v.to_string().as_bytes());
+    let post = |p: &str, v: Value| srv.post(p, &v.to_string());
 
     let r = post(
         "/api/notifications/webhooks",
@@ -106,15 +77,10 @@ fn raised_and_resolved_alerts_are_delivered() {
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(post("/api/alerts/activate", json!({})).status, 200);
-    let mut cfg = common::get(&url("/api/alerts/config"), &[]).json();
+    let mut cfg = srv.get("/api/alerts/config");
     cfg["schedule"]["grouping"]["window"] = 1.into();
     cfg["schedule"]["groupingWindow"] = 1.into();
-    let r = common::send(
-        "PUT",
-        &url("/api/alerts/config"),
-        &[],
-        cfg.to_string().as_bytes(),
-    );
+    let r = srv.send("PUT", "/api/alerts/config", &cfg.to_string());
     assert_eq!(r.status, 200, "{}", r.text());
 
     state.publish_state(fleet(false));
@@ -137,5 +103,5 @@ fn raised_and_resolved_alerts_are_delivered() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(rx.count(), 2, "one notification each, no duplicates");
     n.shutdown();
-    rt.shutdown_timeout(Duration::from_secs(5));
+    srv.stop();
 }

@@ -875,4 +875,23 @@ fn connect_logs_in_and_checks_the_product() {
     let e = PveClient::connect(opts).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Config);
     assert!(server.requests().is_empty(), "wrong product: no network");
+    // `new` refuses another product's ApiClient too, and says which is which.
+    let api = |p| client(p, &server.url(), token(p), TlsMode::NoVerify);
+    let e = PmgClient::new(api(Product::Pve)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert!(
+        e.to_string()
+            .contains("a PMG client needs a PMG ApiClient, not a PVE one"),
+        "{e}"
+    );
+    assert_eq!(
+        PbsClient::new(api(Product::Pmg)).unwrap_err().kind(),
+        ErrorKind::Config
+    );
+    assert_eq!(
+        PveClient::new(api(Product::Pbs)).unwrap_err().kind(),
+        ErrorKind::Config
+    );
+    assert!(PbsClient::new(api(Product::Pbs)).is_ok());
+    assert!(server.requests().is_empty());
 }

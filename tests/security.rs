@@ -1065,3 +1065,75 @@ fn cors_only_for_allowed_origins() {
     );
     assert!(raw.starts_with("HTTP/1.1 401"), "{raw}");
 }
+
+/// A preflight from `origin`: its status code and whether it carries CORS headers.
+fn preflight(s: &Server, origin: &str) -> (u16, bool) {
+    let raw = s.raw(&format!(
+        "OPTIONS /api/system/settings HTTP/1.1\r\nHost: x\r\nOrigin: {origin}\r\nAccess-Control-Request-Method: GET\r\n\r\n"
+    ));
+    let status = raw.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let allowed = raw
+        .to_ascii_lowercase()
+        .contains(&format!("access-control-allow-origin: {origin}"));
+    (status, allowed)
+}
+
+/// Writes `allowedOrigins` through the settings API.
+fn set_allowed_origins(s: &Server, list: &str) -> common::Resp {
+    s.post(
+        "/api/system/settings/update",
+        &[admin()],
+        &json!({ "allowedOrigins": list }).to_string(),
+    )
+}
+
+#[test]
+fn cors_follows_persisted_allowed_origins_without_restart() {
+    let s = Server::start(&[("API_TOKEN", ADMIN_TOKEN)]);
+    assert_eq!(preflight(&s, "https://dash.example"), (401, false));
+
+    let w = set_allowed_origins(&s, "https://dash.example, https://ops.example:8443");
+    assert_eq!(w.status, 200, "{}", w.body);
+    assert_eq!(preflight(&s, "https://dash.example"), (204, true));
+    let r = s.get(
+        "/api/system/settings",
+        &[("Origin", "https://ops.example:8443"), admin()],
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://ops.example:8443")
+    );
+    assert_eq!(
+        r.json()["effective"]["allowedOrigins"],
+        "https://dash.example,https://ops.example:8443"
+    );
+    assert_eq!(preflight(&s, "https://evil.example"), (401, false));
+
+    // A bad origin is refused whole and the live list is unchanged.
+    let w = set_allowed_origins(&s, "https://evil.example, not an origin");
+    assert_eq!(w.status, 400, "{}", w.body);
+    assert!(w.body.contains("allowedOrigins"), "{}", w.body);
+    assert_eq!(preflight(&s, "https://evil.example"), (401, false));
+    assert_eq!(preflight(&s, "https://dash.example"), (204, true));
+
+    // Cleared: no origin gets CORS headers any more.
+    assert_eq!(set_allowed_origins(&s, "").status, 200);
+    assert_eq!(preflight(&s, "https://dash.example"), (401, false));
+}
+
+#[test]
+fn env_allowed_origins_overrides_the_persisted_setting() {
+    let s = Server::start(&[
+        ("API_TOKEN", ADMIN_TOKEN),
+        ("ALLOWED_ORIGINS", "https://env.example"),
+    ]);
+    let w = set_allowed_origins(&s, "https://dash.example");
+    assert_eq!(w.status, 200, "{}", w.body);
+    assert_eq!(preflight(&s, "https://env.example"), (204, true));
+    assert_eq!(preflight(&s, "https://dash.example"), (401, false));
+    let j = s.get("/api/system/settings", &[admin()]).json();
+    assert_eq!(j["envOverrides"]["allowedOrigins"], true);
+    assert_eq!(j["allowedOrigins"], "https://dash.example");
+    assert_eq!(j["effective"]["allowedOrigins"], "https://env.example");
+}

@@ -50,11 +50,16 @@ pub fn settings_json(state: &AppState) -> Result<serde_json::Value, ApiError> {
         "connectionTimeout": p.connection_timeout.as_secs(),
         "temperatureMonitoringEnabled": p.temperature_monitoring,
         "logLevel": s.log_level.as_str(),
+        "allowedOrigins": s.allowed_origins.join(","),
     });
     if let (Some(obj), Some(eff)) = (v.as_object_mut(), effective.as_object()) {
-        // As the reference: polling keys show their effective value; `logLevel` stays the
-        // persisted one (its effective value is under `effective`).
-        for (k, val) in eff.iter().filter(|(k, _)| *k != "logLevel") {
+        // As the reference: polling keys show their effective value; `logLevel` and
+        // `allowedOrigins` stay the persisted ones (their effective values are under
+        // `effective`).
+        for (k, val) in eff
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "logLevel" | "allowedOrigins"))
+        {
             obj.insert(k.clone(), val.clone());
         }
         let [base, min, max] = persisted.adaptive_secs();

@@ -415,7 +415,7 @@ fn authorize(
     Ok(())
 }
 
-/// CORS headers for a request whose `Origin` is in `ALLOWED_ORIGINS` (`None` otherwise).
+/// CORS headers for a request whose `Origin` is in `allowed` (`None` otherwise).
 /// Credentials (cookies) are never allowed cross-origin: browsers elsewhere use tokens.
 pub fn cors_headers(allowed: &[String], h: &HeaderMap) -> Option<Vec<(HeaderName, HeaderValue)>> {
     let origin = h.get(header::ORIGIN)?.to_str().ok()?;

@@ -30,7 +30,7 @@ pub struct PveInstanceConfig {
     pub temperature_monitoring_enabled: Option<bool>,
     pub is_cluster: bool,
     pub cluster_name: String,
-    /// Whole-request timeout (`CONNECTION_TIMEOUT`).
+    /// Whole-request timeout; the server sets it from `settings::Polling::connection_timeout`.
     pub timeout: Duration,
     /// Backups, snapshots and replication are refreshed every this many cycles (and on the
     /// first); `BACKUP_POLLING_CYCLES`, default 10.
@@ -58,7 +58,7 @@ impl Default for PveInstanceConfig {
             temperature_monitoring_enabled: None,
             is_cluster: false,
             cluster_name: String::new(),
-            timeout: env_timeout(crate::proxmox::http::DEFAULT_TIMEOUT),
+            timeout: crate::proxmox::http::DEFAULT_TIMEOUT,
             backup_polling_cycles: 10,
         }
     }
@@ -105,7 +105,7 @@ impl Default for PbsInstanceConfig {
             monitor_prune_jobs: true,
             monitor_garbage_jobs: true,
             temperature_monitoring_enabled: None,
-            timeout: env_timeout(crate::proxmox::http::DEFAULT_TIMEOUT),
+            timeout: crate::proxmox::http::DEFAULT_TIMEOUT,
             backup_polling_cycles: 10,
         }
     }
@@ -146,33 +146,15 @@ impl Default for PmgInstanceConfig {
             monitor_quarantine: true,
             monitor_domain_stats: false,
             temperature_monitoring_enabled: None,
-            // The reference polls PMG with 45 s (proxmox-api.md §1.3).
-            timeout: env_timeout(Duration::from_secs(45)),
+            timeout: DEFAULT_PMG_TIMEOUT,
         }
     }
 }
 
-/// `CONNECTION_TIMEOUT` (whole seconds, or a Go-style `30s`/`2m`; 1 s..=600 s) when set and
-/// valid, else `default`. Read
-/// here because the node configuration does not carry a timeout; without it a hung Proxmox
-/// server held a poll for the built-in 60 s whatever the user configured.
-pub fn env_timeout(default: Duration) -> Duration {
-    timeout_from(std::env::var("CONNECTION_TIMEOUT").ok().as_deref(), default)
-}
-
-fn timeout_from(v: Option<&str>, default: Duration) -> Duration {
-    let secs = v.map(str::trim).and_then(|v| {
-        if let Some(m) = v.strip_suffix('m') {
-            m.parse::<u64>().ok().map(|m| m.saturating_mul(60))
-        } else {
-            v.strip_suffix('s').unwrap_or(v).parse::<u64>().ok()
-        }
-    });
-    match secs {
-        Some(s @ 1..=600) => Duration::from_secs(s),
-        _ => default,
-    }
-}
+/// The library default for a PMG poller built without the server's settings: the reference
+/// polls PMG with 45 s (proxmox-api.md §1.3). The server always passes the configured
+/// `connectionTimeout` (`settings::Polling`), the one place `CONNECTION_TIMEOUT` is read.
+pub const DEFAULT_PMG_TIMEOUT: Duration = Duration::from_secs(45);
 
 /// The connection fields shared by all three products.
 pub(crate) struct Conn<'a> {
@@ -276,22 +258,4 @@ pub fn stopped_answering(
 ) -> Option<PollFailure> {
     api.stopped_answering()
         .map(|e| failure(instance, "polling (the server stopped answering)", &e))
-}
-
-#[cfg(test)]
-mod timeout_tests {
-    use super::*;
-
-    #[test]
-    fn connection_timeout_is_whole_seconds_within_bounds() {
-        let d = Duration::from_secs(60);
-        assert_eq!(timeout_from(Some("5"), d), Duration::from_secs(5));
-        assert_eq!(timeout_from(Some(" 600 "), d), Duration::from_secs(600));
-        assert_eq!(timeout_from(Some("30s"), d), Duration::from_secs(30));
-        assert_eq!(timeout_from(Some("2m"), d), Duration::from_secs(120));
-        for bad in ["0", "601", "-1", "abc", "1.5", "", "11m"] {
-            assert_eq!(timeout_from(Some(bad), d), d, "{bad}");
-        }
-        assert_eq!(timeout_from(None, d), d);
-    }
 }

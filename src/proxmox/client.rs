@@ -64,6 +64,13 @@ pub struct CallOptions {
     pub timeout: Option<Duration>,
 }
 
+/// A call's own timeout (`None`: the client's), the only knob most calls set.
+impl From<Option<Duration>> for CallOptions {
+    fn from(timeout: Option<Duration>) -> Self {
+        CallOptions { timeout }
+    }
+}
+
 impl ApiClient {
     /// Builds the client; does not touch the network (see [`ApiClient::login`]).
     pub fn new(opts: ClientOptions) -> Result<Self, ProxmoxError> {
@@ -82,6 +89,30 @@ impl ApiClient {
             clock: Arc::new(SystemClock),
             unreachable: Mutex::new(None),
         })
+    }
+
+    /// `self` if it was built for `product`: a typed client (`PveClient`, …) refuses
+    /// another product's, whose paths and token header differ.
+    pub fn expect_product(self, product: Product) -> Result<Self, ProxmoxError> {
+        if self.product == product {
+            return Ok(self);
+        }
+        let up = |p: Product| p.as_str().to_ascii_uppercase();
+        Err(ProxmoxError::Config(format!(
+            "a {} client needs a {} ApiClient, not a {} one",
+            up(product),
+            up(product),
+            up(self.product)
+        )))
+    }
+
+    /// Builds the client for `product` and logs in (password credentials), so bad settings
+    /// fail here, with a classified error, rather than on the first poll. The typed clients'
+    /// `connect`.
+    pub fn connect(opts: ClientOptions, product: Product) -> Result<Self, ProxmoxError> {
+        let api = Self::new(opts)?.expect_product(product)?;
+        api.login()?;
+        Ok(api)
     }
 
     /// Replaces the clock used for ticket expiry (tests).
@@ -332,13 +363,14 @@ impl ApiClient {
         self.get_with(path, query, CallOptions::default())
     }
 
+    /// As `get`, with per-call options (or just a timeout: `Some(d)`, `None`).
     pub fn get_with<T: DeserializeOwned>(
         &self,
         path: &str,
         query: &[(&str, &str)],
-        opts: CallOptions,
+        opts: impl Into<CallOptions>,
     ) -> Result<T, ProxmoxError> {
-        let resp = self.request(Method::Get, path, query, None, opts)?;
+        let resp = self.request(Method::Get, path, query, None, opts.into())?;
         self.decode(path, &resp)
     }
 
@@ -347,9 +379,9 @@ impl ApiClient {
         &self,
         path: &str,
         query: &[(&str, &str)],
-        opts: CallOptions,
+        opts: impl Into<CallOptions>,
     ) -> Result<Vec<T>, ProxmoxError> {
-        let resp = self.request(Method::Get, path, query, None, opts)?;
+        let resp = self.request(Method::Get, path, query, None, opts.into())?;
         let data: Option<Vec<T>> = self.decode(path, &resp)?;
         Ok(data.unwrap_or_default())
     }

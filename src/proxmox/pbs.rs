@@ -1,10 +1,9 @@
 //! Typed calls to the Proxmox Backup Server API (spec §6).
 
 use super::Product;
-use super::client::{ApiClient, CallOptions, seg};
+use super::client::{ApiClient, seg};
 use super::error::ProxmoxError;
 use super::types::pbs::*;
-use serde::de::DeserializeOwned;
 use std::time::Duration;
 
 /// Client for one PBS endpoint.
@@ -15,78 +14,58 @@ pub struct PbsClient {
 
 impl PbsClient {
     pub fn new(api: ApiClient) -> Result<Self, ProxmoxError> {
-        if api.product() != Product::Pbs {
-            return Err(ProxmoxError::Config(
-                "PbsClient needs a PBS ApiClient".into(),
-            ));
-        }
-        Ok(PbsClient { api })
+        Ok(PbsClient {
+            api: api.expect_product(Product::Pbs)?,
+        })
     }
 
-    /// Builds the client and logs in (password credentials) so bad settings fail here, with
-    /// a classified error, rather than on the first poll.
+    /// Builds the client and logs in: see [`ApiClient::connect`].
     pub fn connect(opts: super::ClientOptions) -> Result<Self, ProxmoxError> {
-        let client = Self::new(ApiClient::new(opts)?)?;
-        client.api.login()?;
-        Ok(client)
+        Ok(PbsClient {
+            api: ApiClient::connect(opts, Product::Pbs)?,
+        })
     }
 
     pub fn api(&self) -> &ApiClient {
         &self.api
     }
 
-    fn list<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        query: &[(&str, &str)],
-        timeout: Option<Duration>,
-    ) -> Result<Vec<T>, ProxmoxError> {
-        self.api.get_list(path, query, CallOptions { timeout })
-    }
-
-    fn one<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        query: &[(&str, &str)],
-        timeout: Option<Duration>,
-    ) -> Result<T, ProxmoxError> {
-        self.api.get_with(path, query, CallOptions { timeout })
-    }
-
     /// `GET /nodes/localhost/tasks?limit=N`: the newest `limit` tasks, newest first.
     pub fn tasks(&self, limit: u32) -> Result<Vec<PbsTask>, ProxmoxError> {
         let limit = limit.to_string();
-        self.list("/nodes/localhost/tasks", &[("limit", &limit)], None)
+        self.api
+            .get_list("/nodes/localhost/tasks", &[("limit", &limit)], None)
     }
 
     /// `GET /version`
     pub fn version(&self) -> Result<PbsVersion, ProxmoxError> {
-        self.one("/version", &[], None)
+        self.api.get_with("/version", &[], None)
     }
 
     /// `GET /nodes/localhost/status`
     pub fn node_status(&self) -> Result<PbsNodeStatus, ProxmoxError> {
-        self.one("/nodes/localhost/status", &[], None)
+        self.api.get_with("/nodes/localhost/status", &[], None)
     }
 
     /// `GET /nodes/localhost/subscription`
     pub fn subscription(&self) -> Result<Subscription, ProxmoxError> {
-        self.one("/nodes/localhost/subscription", &[], None)
+        self.api
+            .get_with("/nodes/localhost/subscription", &[], None)
     }
 
     /// `GET /admin/datastore`
     pub fn datastores(&self, timeout: Option<Duration>) -> Result<Vec<Datastore>, ProxmoxError> {
-        self.list("/admin/datastore", &[], timeout)
+        self.api.get_list("/admin/datastore", &[], timeout)
     }
 
     /// `GET /status/datastore-usage` (all stores in one call)
     pub fn datastore_usage(&self) -> Result<Vec<DatastoreUsage>, ProxmoxError> {
-        self.list("/status/datastore-usage", &[], None)
+        self.api.get_list("/status/datastore-usage", &[], None)
     }
 
     /// `GET /admin/datastore/{store}/status`
     pub fn datastore_status(&self, store: &str) -> Result<DatastoreStatus, ProxmoxError> {
-        self.one(
+        self.api.get_with(
             &format!("/admin/datastore/{}/status", seg(store)),
             &[],
             None,
@@ -100,18 +79,20 @@ impl PbsClient {
         timeframe: &str,
     ) -> Result<Vec<DatastoreRrdPoint>, ProxmoxError> {
         let q = [("cf", "AVERAGE"), ("timeframe", timeframe)];
-        self.list(&format!("/admin/datastore/{}/rrd", seg(store)), &q, None)
+        self.api
+            .get_list(&format!("/admin/datastore/{}/rrd", seg(store)), &q, None)
     }
 
     /// `GET /admin/datastore/{store}/gc`
     pub fn datastore_gc(&self, store: &str) -> Result<GcStatus, ProxmoxError> {
-        self.one(&format!("/admin/datastore/{}/gc", seg(store)), &[], None)
+        self.api
+            .get_with(&format!("/admin/datastore/{}/gc", seg(store)), &[], None)
     }
 
     /// `GET /admin/datastore/{store}/namespace`. A 404 (PBS before 2.2) means "only the root
     /// namespace" and returns an empty list.
     pub fn namespaces(&self, store: &str) -> Result<Vec<Namespace>, ProxmoxError> {
-        match self.list(
+        match self.api.get_list(
             &format!("/admin/datastore/{}/namespace", seg(store)),
             &[],
             None,
@@ -128,7 +109,8 @@ impl PbsClient {
         } else {
             vec![("ns", ns)]
         };
-        self.list(&format!("/admin/datastore/{}/groups", seg(store)), &q, None)
+        self.api
+            .get_list(&format!("/admin/datastore/{}/groups", seg(store)), &q, None)
     }
 
     /// `GET /admin/datastore/{store}/snapshots[?ns=..][&backup-type=..&backup-id=..]`
@@ -147,7 +129,7 @@ impl PbsClient {
             q.push(("backup-type", t));
             q.push(("backup-id", id));
         }
-        self.list(
+        self.api.get_list(
             &format!("/admin/datastore/{}/snapshots", seg(store)),
             &q,
             timeout,

@@ -14,20 +14,16 @@ pub struct PmgClient {
 
 impl PmgClient {
     pub fn new(api: ApiClient) -> Result<Self, ProxmoxError> {
-        if api.product() != Product::Pmg {
-            return Err(ProxmoxError::Config(
-                "PmgClient needs a PMG ApiClient".into(),
-            ));
-        }
-        Ok(PmgClient { api })
+        Ok(PmgClient {
+            api: api.expect_product(Product::Pmg)?,
+        })
     }
 
-    /// Builds the client and logs in (password credentials) so bad settings fail here, with
-    /// a classified error, rather than on the first poll.
+    /// Builds the client and logs in: see [`ApiClient::connect`].
     pub fn connect(opts: super::ClientOptions) -> Result<Self, ProxmoxError> {
-        let client = Self::new(ApiClient::new(opts)?)?;
-        client.api.login()?;
-        Ok(client)
+        Ok(PmgClient {
+            api: ApiClient::connect(opts, Product::Pmg)?,
+        })
     }
 
     pub fn api(&self) -> &ApiClient {

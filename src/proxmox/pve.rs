@@ -2,7 +2,7 @@
 //! raw API types; list endpoints treat `"data": null` as empty.
 
 use super::Product;
-use super::client::{ApiClient, CallOptions, seg};
+use super::client::{ApiClient, seg};
 use super::error::ProxmoxError;
 use super::types::pve::*;
 use serde::de::DeserializeOwned;
@@ -43,42 +43,20 @@ pub struct PveClient {
 impl PveClient {
     /// Wraps an [`ApiClient`] built for [`Product::Pve`].
     pub fn new(api: ApiClient) -> Result<Self, ProxmoxError> {
-        if api.product() != Product::Pve {
-            return Err(ProxmoxError::Config(
-                "PveClient needs a PVE ApiClient".into(),
-            ));
-        }
-        Ok(PveClient { api })
+        Ok(PveClient {
+            api: api.expect_product(Product::Pve)?,
+        })
     }
 
-    /// Builds the client and logs in (password credentials) so bad settings fail here, with
-    /// a classified error, rather than on the first poll.
+    /// Builds the client and logs in: see [`ApiClient::connect`].
     pub fn connect(opts: super::ClientOptions) -> Result<Self, ProxmoxError> {
-        let client = Self::new(ApiClient::new(opts)?)?;
-        client.api.login()?;
-        Ok(client)
+        Ok(PveClient {
+            api: ApiClient::connect(opts, Product::Pve)?,
+        })
     }
 
     pub fn api(&self) -> &ApiClient {
         &self.api
-    }
-
-    fn list<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        query: &[(&str, &str)],
-        timeout: Option<Duration>,
-    ) -> Result<Vec<T>, ProxmoxError> {
-        self.api.get_list(path, query, CallOptions { timeout })
-    }
-
-    fn one<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        query: &[(&str, &str)],
-        timeout: Option<Duration>,
-    ) -> Result<T, ProxmoxError> {
-        self.api.get_with(path, query, CallOptions { timeout })
     }
 
     /// A guest-agent call: unwraps `{"result": ...}` and turns `{"error": ...}` into
@@ -88,7 +66,7 @@ impl PveClient {
         path: &str,
         timeout: Option<Duration>,
     ) -> Result<Option<T>, ProxmoxError> {
-        let reply: Option<AgentReply<T>> = self.one(path, &[], timeout)?;
+        let reply: Option<AgentReply<T>> = self.api.get_with(path, &[], timeout)?;
         let Some(reply) = reply else {
             return Ok(None);
         };
@@ -109,17 +87,18 @@ impl PveClient {
 
     /// `GET /version`
     pub fn version(&self) -> Result<Version, ProxmoxError> {
-        self.one("/version", &[], None)
+        self.api.get_with("/version", &[], None)
     }
 
     /// `GET /nodes`
     pub fn nodes(&self) -> Result<Vec<NodeListItem>, ProxmoxError> {
-        self.list("/nodes", &[], None)
+        self.api.get_list("/nodes", &[], None)
     }
 
     /// `GET /nodes/{node}/status`
     pub fn node_status(&self, node: &str) -> Result<NodeStatus, ProxmoxError> {
-        self.one(&format!("/nodes/{}/status", seg(node)), &[], None)
+        self.api
+            .get_with(&format!("/nodes/{}/status", seg(node)), &[], None)
     }
 
     /// `GET /nodes/{node}/rrddata?timeframe=..&cf=AVERAGE` (no `ds`: PVE rejects it).
@@ -130,7 +109,8 @@ impl PveClient {
         timeout: Option<Duration>,
     ) -> Result<Vec<RrdPoint>, ProxmoxError> {
         let q = [("timeframe", timeframe), ("cf", "AVERAGE")];
-        self.list(&format!("/nodes/{}/rrddata", seg(node)), &q, timeout)
+        self.api
+            .get_list(&format!("/nodes/{}/rrddata", seg(node)), &q, timeout)
     }
 
     /// `GET /nodes/{node}/{qemu|lxc}/{vmid}/rrddata?timeframe=..&cf=AVERAGE`
@@ -144,12 +124,12 @@ impl PveClient {
     ) -> Result<Vec<RrdPoint>, ProxmoxError> {
         let q = [("timeframe", timeframe), ("cf", "AVERAGE")];
         let path = format!("/nodes/{}/{}/{vmid}/rrddata", seg(node), kind.path());
-        self.list(&path, &q, timeout)
+        self.api.get_list(&path, &q, timeout)
     }
 
     /// `GET /storage` (cluster storage configuration)
     pub fn storage_config(&self) -> Result<Vec<StorageConfig>, ProxmoxError> {
-        self.list("/storage", &[], None)
+        self.api.get_list("/storage", &[], None)
     }
 
     /// `GET /nodes/{node}/storage`
@@ -158,7 +138,8 @@ impl PveClient {
         node: &str,
         timeout: Option<Duration>,
     ) -> Result<Vec<NodeStorage>, ProxmoxError> {
-        self.list(&format!("/nodes/{}/storage", seg(node)), &[], timeout)
+        self.api
+            .get_list(&format!("/nodes/{}/storage", seg(node)), &[], timeout)
     }
 
     /// `GET /nodes/{node}/storage/{storage}/content[?content=..][&vmid=..]`
@@ -179,17 +160,18 @@ impl PveClient {
             q.push(("vmid", v));
         }
         let path = format!("/nodes/{}/storage/{}/content", seg(node), seg(storage));
-        self.list(&path, &q, timeout)
+        self.api.get_list(&path, &q, timeout)
     }
 
     /// `GET /nodes/{node}/disks/list`
     pub fn disks(&self, node: &str) -> Result<Vec<DiskListItem>, ProxmoxError> {
-        self.list(&format!("/nodes/{}/disks/list", seg(node)), &[], None)
+        self.api
+            .get_list(&format!("/nodes/{}/disks/list", seg(node)), &[], None)
     }
 
     /// `GET /nodes/{node}/disks/smart?disk=/dev/sdX`
     pub fn disk_smart(&self, node: &str, disk: &str) -> Result<SmartData, ProxmoxError> {
-        self.one(
+        self.api.get_with(
             &format!("/nodes/{}/disks/smart", seg(node)),
             &[("disk", disk)],
             None,
@@ -201,7 +183,7 @@ impl PveClient {
         &self,
         timeout: Option<Duration>,
     ) -> Result<Vec<ClusterStatusItem>, ProxmoxError> {
-        self.list("/cluster/status", &[], timeout)
+        self.api.get_list("/cluster/status", &[], timeout)
     }
 
     /// `GET /cluster/resources[?type=..]`
@@ -217,19 +199,23 @@ impl PveClient {
             ResourceType::All => None,
         };
         match t {
-            Some(t) => self.list("/cluster/resources", &[("type", t)], None),
-            None => self.list("/cluster/resources", &[], None),
+            Some(t) => self
+                .api
+                .get_list("/cluster/resources", &[("type", t)], None),
+            None => self.api.get_list("/cluster/resources", &[], None),
         }
     }
 
     /// `GET /nodes/{node}/qemu` (fallback guest path)
     pub fn qemu_list(&self, node: &str) -> Result<Vec<GuestListItem>, ProxmoxError> {
-        self.list(&format!("/nodes/{}/qemu", seg(node)), &[], None)
+        self.api
+            .get_list(&format!("/nodes/{}/qemu", seg(node)), &[], None)
     }
 
     /// `GET /nodes/{node}/lxc` (fallback guest path)
     pub fn lxc_list(&self, node: &str) -> Result<Vec<GuestListItem>, ProxmoxError> {
-        self.list(&format!("/nodes/{}/lxc", seg(node)), &[], None)
+        self.api
+            .get_list(&format!("/nodes/{}/lxc", seg(node)), &[], None)
     }
 
     /// `GET /nodes/{node}/qemu/{vmid}/status/current`
@@ -240,7 +226,7 @@ impl PveClient {
         timeout: Option<Duration>,
     ) -> Result<QemuStatus, ProxmoxError> {
         let path = format!("/nodes/{}/qemu/{vmid}/status/current", seg(node));
-        self.one(&path, &[], timeout)
+        self.api.get_with(&path, &[], timeout)
     }
 
     /// `GET /nodes/{node}/qemu/{vmid}/agent/get-fsinfo`. A `result` that is not a list counts
@@ -312,7 +298,7 @@ impl PveClient {
         timeout: Option<Duration>,
     ) -> Result<LxcStatus, ProxmoxError> {
         let path = format!("/nodes/{}/lxc/{vmid}/status/current", seg(node));
-        self.one(&path, &[], timeout)
+        self.api.get_with(&path, &[], timeout)
     }
 
     /// `GET /nodes/{node}/lxc/{vmid}/config`
@@ -324,7 +310,8 @@ impl PveClient {
     ) -> Result<LxcConfig, ProxmoxError> {
         let path = format!("/nodes/{}/lxc/{vmid}/config", seg(node));
         Ok(self
-            .one::<Option<LxcConfig>>(&path, &[], timeout)?
+            .api
+            .get_with::<Option<LxcConfig>>(&path, &[], timeout)?
             .unwrap_or_default())
     }
 
@@ -336,7 +323,7 @@ impl PveClient {
         timeout: Option<Duration>,
     ) -> Result<Vec<LxcInterface>, ProxmoxError> {
         let path = format!("/nodes/{}/lxc/{vmid}/interfaces", seg(node));
-        self.list(&path, &[], timeout)
+        self.api.get_list(&path, &[], timeout)
     }
 
     /// `GET /nodes/{node}/{qemu|lxc}/{vmid}/snapshot` (includes the `current` pseudo-entry).
@@ -348,27 +335,29 @@ impl PveClient {
         timeout: Option<Duration>,
     ) -> Result<Vec<Snapshot>, ProxmoxError> {
         let path = format!("/nodes/{}/{}/{vmid}/snapshot", seg(node), kind.path());
-        self.list(&path, &[], timeout)
+        self.api.get_list(&path, &[], timeout)
     }
 
     /// `GET /cluster/replication` (job configuration)
     pub fn replication_jobs(&self) -> Result<Vec<ReplicationJob>, ProxmoxError> {
-        self.list("/cluster/replication", &[], None)
+        self.api.get_list("/cluster/replication", &[], None)
     }
 
     /// `GET /nodes/{node}/replication` (last/next sync, failures: per source node)
     pub fn replication_status(&self, node: &str) -> Result<Vec<ReplicationState>, ProxmoxError> {
-        self.list(&format!("/nodes/{}/replication", seg(node)), &[], None)
+        self.api
+            .get_list(&format!("/nodes/{}/replication", seg(node)), &[], None)
     }
 
     /// `GET /nodes/{node}/disks/zfs`
     pub fn zfs_pools(&self, node: &str) -> Result<Vec<ZfsPoolListItem>, ProxmoxError> {
-        self.list(&format!("/nodes/{}/disks/zfs", seg(node)), &[], None)
+        self.api
+            .get_list(&format!("/nodes/{}/disks/zfs", seg(node)), &[], None)
     }
 
     /// `GET /nodes/{node}/disks/zfs/{pool}`
     pub fn zfs_pool(&self, node: &str, pool: &str) -> Result<ZfsPoolDetail, ProxmoxError> {
-        self.one(
+        self.api.get_with(
             &format!("/nodes/{}/disks/zfs/{}", seg(node), seg(pool)),
             &[],
             None,
@@ -377,7 +366,7 @@ impl PveClient {
 
     /// `GET /cluster/ceph/status`
     pub fn ceph_status(&self, timeout: Option<Duration>) -> Result<CephStatus, ProxmoxError> {
-        self.one("/cluster/ceph/status", &[], timeout)
+        self.api.get_with("/cluster/ceph/status", &[], timeout)
     }
 
     /// `GET /nodes/{node}/ceph/pool` (per-pool usage; PVE has no `/cluster/ceph/df`).
@@ -386,7 +375,8 @@ impl PveClient {
         node: &str,
         timeout: Option<Duration>,
     ) -> Result<Vec<CephPool>, ProxmoxError> {
-        self.list(&format!("/nodes/{}/ceph/pool", seg(node)), &[], timeout)
+        self.api
+            .get_list(&format!("/nodes/{}/ceph/pool", seg(node)), &[], timeout)
     }
 
     /// `GET /nodes/{node}/tasks[?typefilter=..][&limit=..]`
@@ -404,17 +394,18 @@ impl PveClient {
         if let Some(l) = limit_s.as_deref() {
             q.push(("limit", l));
         }
-        self.list(&format!("/nodes/{}/tasks", seg(node)), &q, None)
+        self.api
+            .get_list(&format!("/nodes/{}/tasks", seg(node)), &q, None)
     }
 
     /// `GET /nodes/{node}/tasks/{upid}/status`
     pub fn task_status(&self, node: &str, upid: &str) -> Result<TaskStatus, ProxmoxError> {
         let path = format!("/nodes/{}/tasks/{}/status", seg(node), seg(upid));
-        self.one(&path, &[], None)
+        self.api.get_with(&path, &[], None)
     }
 
     /// `GET /cluster/backup` (scheduled backup jobs)
     pub fn backup_jobs(&self) -> Result<Vec<BackupJob>, ProxmoxError> {
-        self.list("/cluster/backup", &[], None)
+        self.api.get_list("/cluster/backup", &[], None)
     }
 }

@@ -15,7 +15,9 @@ pub const DEFAULT_PVE_SECS: i64 = 10;
 pub const DEFAULT_PBS_SECS: i64 = 60;
 pub const DEFAULT_PMG_SECS: i64 = 60;
 pub const DEFAULT_ADAPTIVE_SECS: [i64; 3] = [10, 5, 300]; // base, min, max
-pub const DEFAULT_CONNECTION_TIMEOUT_SECS: i64 = 60;
+/// The Proxmox client's own default, so the library and the server agree.
+pub const DEFAULT_CONNECTION_TIMEOUT_SECS: i64 =
+    crate::proxmox::http::DEFAULT_TIMEOUT.as_secs() as i64;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

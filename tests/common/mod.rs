@@ -225,5 +225,7 @@ pub fn status_of(raw: &str) -> u16 {
         .unwrap_or(0)
 }
 
+/// The server in-process on a loopback port (`AppState` in the test's hands).
+pub mod inprocess;
 /// The simulator's test harness (`pulse simulate` as a child process over HTTPS).
 pub mod sim;
