@@ -127,6 +127,19 @@ fn websocket_origin_rules() {
     assert!(connect(srv.port, Some("http://192.168.10.20:7655")).is_ok());
 }
 
+/// Origins listed in `ALLOWED_ORIGINS` (or the persisted `allowedOrigins`) may open `/ws`
+/// from another site; the list then replaces the private-address allowance.
+#[test]
+fn websocket_origins_follow_the_allowed_list() {
+    let srv = common::start_with(&[("ALLOWED_ORIGINS", "https://dash.example")]);
+    assert!(connect(srv.port, Some("https://dash.example")).is_ok());
+    match connect(srv.port, Some("https://evil.example")).unwrap_err() {
+        tungstenite::Error::Http(r) => assert_eq!(r.status(), 403),
+        other => panic!("expected 403, got {other:?}"),
+    }
+    assert!(connect(srv.port, None).is_ok());
+}
+
 #[test]
 fn a_client_that_never_reads_does_not_delay_others() {
     let srv = start();

@@ -71,7 +71,8 @@ pub fn ws_routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(warp::header::optional::<String>("host"))
         .map(
             move |ws: warp::ws::Ws, origin: Option<String>, host: Option<String>| {
-                if !origin_allowed(origin.as_deref(), host.as_deref(), &[]) {
+                let allowed = s.settings().allowed_origins.clone();
+                if !origin_allowed(origin.as_deref(), host.as_deref(), &allowed) {
                     return super::error::ApiError::new(
                         StatusCode::FORBIDDEN,
                         "Origin not allowed",
