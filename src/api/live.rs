@@ -33,7 +33,7 @@ pub fn api_routes(state: AppState) -> BoxedFilter<(Response,)> {
                 .status(StatusCode::OK)
                 .header(header::CONTENT_TYPE, "application/json")
                 .header(header::CACHE_CONTROL, "no-store")
-                .body(p.json.clone())
+                .body(p.json().clone())
                 .map(Reply::into_response)
                 .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
         })
@@ -101,7 +101,7 @@ fn unix_secs() -> u64 {
 
 fn state_frame(kind: &str, p: &Published) -> Message {
     // The state JSON is valid UTF-8 (serde_json output).
-    frame(kind, std::str::from_utf8(&p.json).unwrap_or("{}"))
+    frame(kind, std::str::from_utf8(p.json()).unwrap_or("{}"))
 }
 
 /// The `rawData` frame of the newest publish, built once and shared by every client: warp's

@@ -1,34 +1,77 @@
-//! The current state, published: each new `State` is serialized to JSON once, and every
-//! reader (`/api/state`, each WebSocket client) shares those bytes. Readers that fall behind
-//! simply see the newest value next time; nobody waits for a slow reader.
+//! The current state, published: each new `State` is serialized to JSON at most once, when
+//! the first reader (`/api/state`, a WebSocket client) asks for it, and every reader shares
+//! those bytes. With nobody watching (most of a monitor's life) nothing is serialized at all.
+//! Readers that fall behind simply see the newest value next time; nobody waits for a slow
+//! reader.
 
 use super::State;
 use bytes::{BufMut, Bytes, BytesMut};
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::watch;
+
+/// Built JSON documents kept to be written over by a later document once no reader holds
+/// them. A big fleet's state is ~10 MB; allocating that afresh per publish costs a page
+/// fault per 4 KiB (most of a publish's CPU when measured), while a reused buffer is
+/// already mapped. Two, because the previous document is often still being sent.
+type Spares = Arc<Mutex<VecDeque<Bytes>>>;
+const SPARES: usize = 2;
 
 #[derive(Debug)]
 pub struct Published {
     pub state: Arc<State>,
-    /// The frontend-shape JSON of `state`.
-    pub json: Bytes,
     /// Increases by one per publish.
     pub seq: u64,
+    /// The frontend-shape JSON of `state`, built on first use.
+    json: OnceLock<Bytes>,
     /// The JSON of `state.pve_backups` (84 % of a big fleet's state): written into `json`
     /// twice (`backups.pve` and `pveBackups`, both required by spec/state-model.md §3) from
-    /// this one serialization, and reused by the next publish while the backups are unchanged
-    /// (they are re-read only every `backup_polling_cycles`-th cycle).
-    pve_backups_json: Bytes,
+    /// this one serialization, and shared with the next publishes while the backups are the
+    /// same list (they are re-read only every `backup_polling_cycles`-th cycle).
+    pve_backups_json: Arc<OnceLock<Bytes>>,
+    /// Size of the document before this one (a close guess for this one's buffer).
+    size_hint: usize,
+    spares: Spares,
+}
+
+impl Published {
+    /// The state document, serialized now if this is its first reader.
+    pub fn json(&self) -> &Bytes {
+        self.json.get_or_init(|| {
+            let pve = self
+                .pve_backups_json
+                .get_or_init(|| Bytes::from(to_json(&*self.state.pve_backups)));
+            let mut spares = self.spares.lock().unwrap_or_else(|e| e.into_inner());
+            // The oldest spare first: it is the likeliest to have no reader left.
+            let mut buf = BytesMut::new();
+            while let Some(b) = spares.pop_front() {
+                if let Ok(m) = b.try_into_mut() {
+                    buf = m;
+                    break;
+                }
+            }
+            buf.clear();
+            // Room for the whole document at once, so it is written without growing; a
+            // recycled buffer that is big enough is kept as it is.
+            let guess = self.size_hint.max(2 * pve.len()) + 16 * 1024;
+            if buf.capacity() < guess {
+                buf.reserve(guess + 64 * 1024);
+            }
+            frontend_json(&mut buf, &self.state, pve);
+            let doc = buf.freeze();
+            spares.push_back(doc.clone());
+            while spares.len() > SPARES {
+                spares.pop_front();
+            }
+            doc
+        })
+    }
 }
 
 #[derive(Clone)]
 pub struct StateCell {
     tx: Arc<watch::Sender<Arc<Published>>>,
-    /// The JSON buffer of the publish before the current one, kept to be written over by
-    /// the next publish once no reader holds it any more. A big fleet's state is ~10 MB;
-    /// allocating that afresh per publish costs a page fault per 4 KiB (most of a publish's
-    /// CPU when measured), while a reused buffer is already mapped.
-    spare: Arc<Mutex<Option<Bytes>>>,
+    spares: Spares,
 }
 
 impl Default for StateCell {
@@ -39,11 +82,19 @@ impl Default for StateCell {
 
 impl StateCell {
     pub fn new(initial: State) -> StateCell {
-        let first = Arc::new(encode(Arc::new(initial), 0, None, BytesMut::new()));
+        let spares: Spares = Arc::default();
+        let first = Arc::new(Published {
+            state: Arc::new(initial),
+            seq: 0,
+            json: OnceLock::new(),
+            pve_backups_json: Arc::default(),
+            size_hint: 0,
+            spares: spares.clone(),
+        });
         let (tx, _rx) = watch::channel(first);
         StateCell {
             tx: Arc::new(tx),
-            spare: Arc::new(Mutex::new(None)),
+            spares,
         }
     }
 
@@ -51,18 +102,22 @@ impl StateCell {
         self.tx.borrow().clone()
     }
 
-    /// Replaces the state; serialization happens here, once.
+    /// Replaces the state. Serialization happens on first read, once.
     pub fn publish(&self, state: State) -> Arc<Published> {
-        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
-        // Reusable only if nobody (a response still being written, a WebSocket frame)
-        // holds it; otherwise it is simply dropped and a new buffer allocated.
-        let buf = spare
-            .take()
-            .and_then(|b| b.try_into_mut().ok())
-            .unwrap_or_default();
         let prev = self.current();
-        let p = Arc::new(encode(Arc::new(state), prev.seq + 1, Some(&prev), buf));
-        *spare = Some(prev.json.clone());
+        let pve_backups_json = if Arc::ptr_eq(&prev.state.pve_backups, &state.pve_backups) {
+            prev.pve_backups_json.clone()
+        } else {
+            Arc::default()
+        };
+        let p = Arc::new(Published {
+            state: Arc::new(state),
+            seq: prev.seq + 1,
+            json: OnceLock::new(),
+            pve_backups_json,
+            size_hint: prev.json.get().map_or(prev.size_hint, Bytes::len),
+            spares: self.spares.clone(),
+        });
         drop(prev);
         self.tx.send_replace(p.clone());
         p
@@ -70,29 +125,6 @@ impl StateCell {
 
     pub fn subscribe(&self) -> watch::Receiver<Arc<Published>> {
         self.tx.subscribe()
-    }
-}
-
-fn encode(state: Arc<State>, seq: u64, prev: Option<&Published>, mut buf: BytesMut) -> Published {
-    let pve_backups_json = match prev {
-        Some(p) if Arc::ptr_eq(&p.state.pve_backups, &state.pve_backups) => {
-            p.pve_backups_json.clone()
-        }
-        _ => Bytes::from(to_json(&*state.pve_backups)),
-    };
-    buf.clear();
-    // Room for the whole document at once (the previous one's size is a close guess), so
-    // it is written without growing; a recycled buffer that is big enough is kept as it is.
-    let guess = prev.map_or(2 * pve_backups_json.len(), |p| p.json.len()) + 16 * 1024;
-    if buf.capacity() < guess {
-        buf.reserve(guess + 64 * 1024);
-    }
-    frontend_json(&mut buf, &state, &pve_backups_json);
-    Published {
-        state,
-        json: buf.freeze(),
-        seq,
-        pve_backups_json,
     }
 }
 
@@ -185,7 +217,7 @@ mod tests {
         assert!(rx.has_changed().unwrap());
         let p = rx.borrow_and_update().clone();
         assert_eq!(p.seq, 1);
-        let v: serde_json::Value = serde_json::from_slice(&p.json).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(p.json()).unwrap();
         assert_eq!(v["lastUpdate"], 42);
         assert!(
             Arc::ptr_eq(&p, &cell.current()),
@@ -242,48 +274,47 @@ mod tests {
             let cell = StateCell::default();
             let p = cell.publish(s.clone());
             assert_eq!(
-                String::from_utf8(p.json.to_vec()).unwrap(),
+                String::from_utf8(p.json().to_vec()).unwrap(),
                 serde_json::to_string(&s).unwrap(),
                 "byte for byte"
             );
-            let v: serde_json::Value = serde_json::from_slice(&p.json).unwrap();
+            let v: serde_json::Value = serde_json::from_slice(p.json()).unwrap();
             assert_eq!(v["backups"]["pve"], v["pveBackups"]);
         }
     }
 
     #[test]
-    fn json_buffers_are_reused_only_when_no_reader_holds_them() {
+    fn nothing_is_serialized_until_read_and_buffers_are_reused_only_when_free() {
         let cell = StateCell::default();
         let state = |n: i64| State {
             last_update: n,
             ..populated(50)
         };
+        // Nobody reads: no document is built.
+        let p0 = cell.publish(state(0));
+        assert!(p0.json.get().is_none() && p0.pve_backups_json.get().is_none());
+        drop(p0);
+        // Built on first read; a later document reuses the buffer once nobody holds it.
         let p1 = cell.publish(state(1));
-        let p1_ptr = p1.json.as_ptr();
+        let p1_ptr = p1.json().as_ptr();
+        assert!(std::ptr::eq(p1.json(), p1.json()), "built once");
         drop(p1);
-        cell.publish(state(2));
-        let p3 = cell.publish(state(3));
+        let p2 = cell.publish(state(2));
+        assert_eq!(p2.json().as_ptr(), p1_ptr, "the free buffer is reused");
         assert_eq!(
-            p3.json.as_ptr(),
-            p1_ptr,
-            "the buffer of two publishes ago is reused"
+            p2.json().as_ref(),
+            serde_json::to_vec(&state(2)).unwrap().as_slice()
         );
-        assert_eq!(
-            p3.json.as_ref(),
-            serde_json::to_vec(&state(3)).unwrap().as_slice()
-        );
-
-        // A reader (a response being written) still holds publish 4's bytes: publish 6 must
-        // not write over them.
-        let held = cell.publish(state(4)).json.clone();
+        // A reader still holds publish 2's bytes: publish 3 must not write over them.
+        let held = p2.json().clone();
         let before = held.to_vec();
-        cell.publish(state(5));
-        let p6 = cell.publish(state(6));
-        assert_ne!(p6.json.as_ptr(), held.as_ptr());
+        drop(p2);
+        let p3 = cell.publish(state(3));
+        assert_ne!(p3.json().as_ptr(), held.as_ptr());
         assert_eq!(held.as_ref(), before.as_slice(), "held bytes untouched");
         assert_eq!(
-            p6.json.as_ref(),
-            serde_json::to_vec(&state(6)).unwrap().as_slice()
+            p3.json().as_ref(),
+            serde_json::to_vec(&state(3)).unwrap().as_slice()
         );
     }
 
@@ -297,22 +328,25 @@ mod tests {
         next.last_update += 10_000; // everything else may change; the backups did not
         next.vms[0].cpu = 0.5;
         let b = cell.publish(next.clone());
+        a.json(); // the first reader serializes the backups; the next publish shares them
+        assert!(Arc::ptr_eq(&a.pve_backups_json, &b.pve_backups_json));
         assert_eq!(
-            a.pve_backups_json.as_ptr(),
-            b.pve_backups_json.as_ptr(),
+            a.pve_backups_json.get().unwrap().as_ptr(),
+            b.pve_backups_json.get().unwrap().as_ptr(),
             "same bytes reused"
         );
         assert_eq!(
-            b.json.as_ref(),
+            b.json().as_ref(),
             serde_json::to_vec(&next).unwrap().as_slice()
         );
         // Changed backups are serialized anew.
         let mut changed = next;
         Arc::make_mut(&mut changed.pve_backups).backup_tasks.pop();
         let c = cell.publish(changed.clone());
-        assert_ne!(b.pve_backups_json.as_ptr(), c.pve_backups_json.as_ptr());
+        c.json();
+        assert!(!Arc::ptr_eq(&b.pve_backups_json, &c.pve_backups_json));
         assert_eq!(
-            c.json.as_ref(),
+            c.json().as_ref(),
             serde_json::to_vec(&changed).unwrap().as_slice()
         );
     }
