@@ -87,6 +87,8 @@ struct Memo {
     ct_status: HashMap<String, (i64, Arc<LxcStatus>)>,
     disks_polled_at: Option<i64>,
     snapshot_cursor: usize,
+    /// Last backup time per VMID, for the backup list it was worked out from.
+    last_backups: Option<(Arc<PveBackups>, Arc<HashMap<u32, i64>>)>,
 }
 
 pub struct PvePoller {
@@ -342,10 +344,18 @@ impl Cycle<'_> {
             } else if let Some(p) = self.previous {
                 out.pve_backups = p.pve_backups.clone();
             }
-            let last = backups::last_backups(
-                &out.pve_backups.backup_tasks,
-                &out.pve_backups.storage_backups,
-            );
+            // Worked out again only when the backup list was re-read (a new Arc).
+            let last = match &self.memo.last_backups {
+                Some((of, last)) if Arc::ptr_eq(of, &out.pve_backups) => last.clone(),
+                _ => {
+                    let last = Arc::new(backups::last_backups(
+                        &out.pve_backups.backup_tasks,
+                        &out.pve_backups.storage_backups,
+                    ));
+                    self.memo.last_backups = Some((out.pve_backups.clone(), last.clone()));
+                    last
+                }
+            };
             for g in out.vms.iter_mut().chain(out.containers.iter_mut()) {
                 g.last_backup = last.get(&g.vmid).copied();
             }
