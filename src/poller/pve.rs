@@ -73,6 +73,9 @@ struct LxcExtra {
     interfaces: Vec<LxcInterface>,
 }
 
+/// Last backup time (Unix ms) per VMID.
+type LastBackups = Arc<HashMap<u32, i64>>;
+
 /// What the poller remembers between cycles (besides the previous fragment).
 #[derive(Default)]
 struct Memo {
@@ -88,7 +91,7 @@ struct Memo {
     disks_polled_at: Option<i64>,
     snapshot_cursor: usize,
     /// Last backup time per VMID, for the backup list it was worked out from.
-    last_backups: Option<(Arc<PveBackups>, Arc<HashMap<u32, i64>>)>,
+    last_backups: Option<(Arc<PveBackups>, LastBackups)>,
 }
 
 pub struct PvePoller {
