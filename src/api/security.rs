@@ -957,16 +957,19 @@ fn setup_script_url(s: AppState, p: Principal, c: ClientIp, h: HeaderMap, b: Set
 }
 
 fn setup_script(s: AppState, c: ClientIp, h: HeaderMap, q: HashMap<String, String>) -> Res {
-    let t = q
-        .get("type")
-        .and_then(|v| NodeType::parse(v))
-        .ok_or_else(|| ApiError::bad_request("type is required: pve, pbs or pmg"))?;
+    // An unknown type is refused (the reference served the PBS script for anything not pve).
+    let t = match q.get("type").map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => return Err(ApiError::bad_request("type is required: pve, pbs or pmg")),
+        Some(v) => NodeType::parse(v)
+            .ok_or_else(|| ApiError::bad_request("type must be pve, pbs or pmg"))?,
+    };
     let host = match q.get("host").map(|v| v.trim()).filter(|v| !v.is_empty()) {
         Some(raw) => setup::normalize_host(t, raw)
             .map_err(|e| ApiError::bad_request(format!("host: {e}")))?,
         None => match t {
             NodeType::Pbs => "https://YOUR_PBS_HOST:8007".to_string(),
-            _ => "https://YOUR_PROXMOX_HOST:8006".to_string(),
+            NodeType::Pmg => "https://YOUR_PMG_HOST:8006".to_string(),
+            NodeType::Pve => "https://YOUR_PROXMOX_HOST:8006".to_string(),
         },
     };
     let pulse = match q
@@ -1054,6 +1057,81 @@ struct AutoRegister {
     setup_code: Option<String>,
     #[serde(default)]
     auth_token: Option<String>,
+    /// PMG (no API tokens): the monitoring user and its password. `username` is the
+    /// reference's name for the field.
+    #[serde(default, alias = "username")]
+    user: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// What an auto-registering host sends to sign in with: an API token (PVE, PBS) or a
+/// user and password (PMG).
+enum Credential<'a> {
+    Token { id: &'a str, value: &'a str },
+    Password { user: &'a str, password: &'a str },
+}
+
+impl Credential<'_> {
+    /// For the audit log: who, never the secret.
+    fn describe(&self) -> String {
+        match self {
+            Credential::Token { id, .. } => format!("tokenId={id}"),
+            Credential::Password { user, .. } => format!("user={user}"),
+        }
+    }
+}
+
+/// Checks the credential fields for the node type; the error names the field at fault.
+fn credential_of(t: NodeType, b: &AutoRegister) -> Result<Credential<'_>, ApiError> {
+    if t == NodeType::Pmg {
+        let user = b.user.trim();
+        if user.is_empty() || b.password.is_empty() {
+            return Err(ApiError::bad_request(
+                "Missing required fields: type, host, user, password",
+            ));
+        }
+        let user_ok = user.len() <= 128
+            && user.contains('@')
+            && user
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "@._-".contains(c));
+        if !user_ok {
+            return Err(ApiError::bad_request("user must look like name@realm"));
+        }
+        // Passwords may hold spaces; not control characters, and not unbounded.
+        if b.password.len() > 256 || b.password.chars().any(char::is_control) {
+            return Err(ApiError::bad_request(
+                "password must be at most 256 printable characters",
+            ));
+        }
+        return Ok(Credential::Password {
+            user,
+            password: &b.password,
+        });
+    }
+    if b.token_id.trim().is_empty() || b.token_value.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "Missing required fields: type, host, tokenId, tokenValue",
+        ));
+    }
+    let token_id = b.token_id.trim();
+    let token_ok = token_id.len() <= 128
+        && token_id.contains('@')
+        && token_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@!._-".contains(c));
+    let value = b.token_value.trim();
+    let value_ok = value.len() <= 256 && value.bytes().all(|c| c.is_ascii_graphic());
+    if !token_ok || !value_ok {
+        return Err(ApiError::bad_request(
+            "tokenId must look like user@realm!name and tokenValue must be printable",
+        ));
+    }
+    Ok(Credential::Token {
+        id: token_id,
+        value,
+    })
 }
 
 /// Adds or updates the node for an auto-registration; returns its id.
@@ -1062,19 +1140,30 @@ fn register_node(
     t: NodeType,
     host: &str,
     server_name: &str,
-    token_id: &str,
-    token_value: &str,
+    cred: &Credential,
 ) -> Result<String, ApiError> {
     use crate::nodes::request::{NodeRequest, build};
     let _guard = s.inner.nodes_lock.lock().unwrap_or_else(|p| p.into_inner());
     let nodes = crate::nodes::Nodes::new(s.store());
     let list = nodes.list()?;
-    let req = NodeRequest {
+    let base_req = NodeRequest {
         kind: Some(t.as_str().into()),
         host: Some(host.into()),
-        token_name: Some(token_id.into()),
-        token_value: Some(token_value.into()),
         ..Default::default()
+    };
+    let req = match *cred {
+        Credential::Token { id, value } => NodeRequest {
+            token_name: Some(id.into()),
+            token_value: Some(value.into()),
+            ..base_req
+        },
+        // An empty token name drops a token stored earlier, so the password is in force.
+        Credential::Password { user, password } => NodeRequest {
+            user: Some(user.into()),
+            password: Some(password.into()),
+            token_name: Some(String::new()),
+            ..base_req
+        },
     };
     let field_error = |errs: Vec<(String, String)>| {
         let mut e = ApiError::bad_request(
@@ -1137,26 +1226,12 @@ fn auto_register(s: AppState, p: Principal, c: ClientIp, b: AutoRegister) -> Res
     // Validate everything before spending the code, so bad input never burns it.
     let t = NodeType::parse(&b.node_type)
         .ok_or_else(|| ApiError::bad_request("type must be pve, pbs or pmg"))?;
-    if b.host.trim().is_empty() || b.token_id.trim().is_empty() || b.token_value.trim().is_empty() {
-        return Err(ApiError::bad_request(
-            "Missing required fields: type, host, tokenId, tokenValue",
-        ));
+    if b.host.trim().is_empty() {
+        return Err(ApiError::bad_request("Missing required fields: host"));
     }
+    let cred = credential_of(t, &b)?;
     let host = setup::normalize_host(t, &b.host)
         .map_err(|e| ApiError::bad_request(format!("host: {e}")))?;
-    let token_id = b.token_id.trim();
-    let token_ok = token_id.len() <= 128
-        && token_id.contains('@')
-        && token_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "@!._-".contains(c));
-    let value = b.token_value.trim();
-    let value_ok = value.len() <= 256 && value.bytes().all(|c| c.is_ascii_graphic());
-    if !token_ok || !value_ok {
-        return Err(ApiError::bad_request(
-            "tokenId must look like user@realm!name and tokenValue must be printable",
-        ));
-    }
     let name: String = b
         .server_name
         .trim()
@@ -1212,14 +1287,14 @@ fn auto_register(s: AppState, p: Principal, c: ClientIp, b: AutoRegister) -> Res
 
     // Registered through the same path as `POST /api/config/nodes`: a node with the same
     // type and host gets the new token; otherwise a node is added (its token sealed).
-    let node_id = register_node(&s, t, &host, &name, token_id, value)?;
+    let node_id = register_node(&s, t, &host, &name, &cred)?;
     auth.audit.record(
         "auto_register",
         &p.user,
         &ip,
         "/api/auto-register",
         true,
-        &format!("type={} host={host} tokenId={token_id}", t.as_str()),
+        &format!("type={} host={host} {}", t.as_str(), cred.describe()),
     );
     ok_json(json!({
         "status": "success",

@@ -1,7 +1,8 @@
 //! Node setup codes and the setup scripts. A code is 16 random bytes (32 hex chars), kept
 //! only as its SHA3-256 for 5 minutes, usable once, and bound to the node type and host it
-//! was made for. The scripts create a read-only monitoring user and token on the Proxmox
-//! host and register it with Pulse through `/api/auto-register`.
+//! was made for. The scripts create a read-only monitoring user on the Proxmox host (with an
+//! API token on PVE/PBS; with a random password on PMG, whose API has no tokens for this)
+//! and register it with Pulse through `/api/auto-register`.
 
 use super::clock::Clock;
 use crate::crypto::{random_hex, sha3_hex};
@@ -201,8 +202,9 @@ pub struct ScriptParams<'a> {
 pub fn script(p: &ScriptParams) -> String {
     let head = format!(
         "#!/usr/bin/env bash\n\
-# Pulse setup script for {kind}: creates a read-only monitoring user and API token on this\n\
-# host and registers it with Pulse. Run as root. Pass 'remove' to undo.\n\
+# Pulse setup script for {kind}: creates a read-only monitoring user (and its API token,\n\
+# or on PMG its password) on this host and registers it with Pulse. Run as root.\n\
+# To undo: curl -sSL '<url>' | bash -s remove\n\
 #   curl -sSL '<url>' | PULSE_SETUP_TOKEN=<code> bash\n\
 set -euo pipefail\n\
 PULSE_URL={pulse}\n\
@@ -215,23 +217,26 @@ ACTION=\"${{1:-install}}\"\n\
 die() {{ echo \"pulse-setup: $*\" >&2; exit 1; }}\n\
 [ \"$(id -u)\" -eq 0 ] || die \"run this as root\"\n\
 \n\
+# register TYPE ID SECRET: ID/SECRET are a token id and value, or (pmg) a user and password.\n\
+# The JSON goes to curl on stdin, so the secret never shows in the process list.\n\
 register() {{\n\
-  local type=\"$1\" token_id=\"$2\" secret=\"$3\"\n\
+  local type=\"$1\" token_id=\"$2\" secret=\"$3\" id_key=tokenId secret_key=tokenValue\n\
+  if [ \"$type\" = pmg ]; then id_key=user; secret_key=password; fi\n\
   if [ -z \"$SETUP_TOKEN\" ] && [ -r /dev/tty ]; then\n\
     read -rsp 'Pulse setup code (from Settings > Nodes): ' SETUP_TOKEN </dev/tty || true\n\
     echo\n\
   fi\n\
   case \"$SETUP_TOKEN\" in\n\
-    ''|*[!0-9A-Fa-f]*) echo \"No valid setup code: add the node in Pulse by hand with token $token_id\"; return 0 ;;\n\
+    ''|*[!0-9A-Fa-f]*) echo \"No valid setup code: add the node in Pulse by hand with $id_key $token_id and $secret_key $secret\"; return 0 ;;\n\
   esac\n\
   local server; server=\"$(hostname -s | tr -cd 'A-Za-z0-9._-')\"\n\
   local body\n\
-  body=$(printf '{{\"type\":\"%s\",\"host\":\"%s\",\"serverName\":\"%s\",\"tokenId\":\"%s\",\"tokenValue\":\"%s\",\"authToken\":\"%s\"}}' \\\n\
-    \"$type\" \"$NODE_URL\" \"$server\" \"$token_id\" \"$secret\" \"$SETUP_TOKEN\")\n\
-  if curl -fsS -m 30 -X POST -H 'Content-Type: application/json' --data \"$body\" \"$PULSE_URL/api/auto-register\" >/dev/null; then\n\
+  body=$(printf '{{\"type\":\"%s\",\"host\":\"%s\",\"serverName\":\"%s\",\"%s\":\"%s\",\"%s\":\"%s\",\"authToken\":\"%s\"}}' \\\n\
+    \"$type\" \"$NODE_URL\" \"$server\" \"$id_key\" \"$token_id\" \"$secret_key\" \"$secret\" \"$SETUP_TOKEN\")\n\
+  if curl -fsS -m 30 -X POST -H 'Content-Type: application/json' --data @- \"$PULSE_URL/api/auto-register\" >/dev/null <<<\"$body\"; then\n\
     echo \"Registered with Pulse at $PULSE_URL\"\n\
   else\n\
-    echo \"Registration failed: add the node in Pulse by hand with token $token_id\" >&2\n\
+    echo \"Registration failed: add the node in Pulse by hand with $id_key $token_id and $secret_key $secret\" >&2\n\
     return 1\n\
   fi\n\
 }}\n\n",
@@ -300,12 +305,28 @@ echo "Created token $USER_ID!$TOKEN_NAME"
 register pbs "$USER_ID!$TOKEN_NAME" "$SECRET"
 "#;
 
-const PMG_BODY: &str = r#"# Proxmox Mail Gateway has no API tokens: Pulse signs in with a user and password.
-cat <<'TXT'
-On this Mail Gateway, create a user for Pulse with the Auditor role:
-  Configuration > User Management > Add (role: Auditor)
-then add the gateway in Pulse (Settings > Nodes) with that user name and password.
-TXT
+/// PMG has no API tokens for this, so the script gives `pulse-monitor@pmg` (role `audit`,
+/// read-only) a fresh random password on every run and sends that; re-running rotates it.
+const PMG_BODY: &str = r#"command -v pmgsh >/dev/null 2>&1 && command -v pmgversion >/dev/null 2>&1 \
+  || die "pmgsh/pmgversion not found: run this on a Proxmox Mail Gateway"
+USER_ID='pulse-monitor@pmg'
+if [ "$ACTION" = remove ]; then
+  pmgsh delete "/access/users/$USER_ID" >/dev/null 2>&1 && echo "Removed $USER_ID" || echo "$USER_ID was not present"
+  exit 0
+fi
+# 48 hex characters from the kernel's random source (no pipe that SIGPIPE could fail).
+PASSWORD=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+[ "${#PASSWORD}" -eq 48 ] || die "could not make a random password"
+if pmgsh get "/access/users/$USER_ID" >/dev/null 2>&1; then
+  pmgsh set "/access/users/$USER_ID" --role audit --enable 1 >/dev/null
+  pmgsh set /access/password --userid "$USER_ID" --password "$PASSWORD" >/dev/null
+  echo "Updated $USER_ID (role audit, new password)"
+else
+  pmgsh create /access/users --userid "$USER_ID" --role audit --enable 1 \
+    --comment 'Pulse monitoring' --password "$PASSWORD" >/dev/null
+  echo "Created $USER_ID (role audit)"
+fi
+register pmg "$USER_ID" "$PASSWORD"
 "#;
 
 #[cfg(test)]
