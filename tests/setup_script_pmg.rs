@@ -42,7 +42,8 @@ fn code_for(s: &Server, host: &str) -> (String, String) {
 }
 
 /// A stand-in PMG host: `pmgsh` logs its arguments; `get` on the user fails until `create`
-/// has run (then a marker file says the user exists); `delete` removes the marker.
+/// has run (then a marker file says the user exists); `delete` removes the marker. Like real
+/// PMG it refuses a password outside 5-32 characters.
 fn fake_pmg(dir: &Path) -> PathBuf {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
@@ -55,7 +56,7 @@ fn fake_pmg(dir: &Path) -> PathBuf {
         (
             "pmgsh",
             format!(
-                "#!/bin/sh\necho \"$*\" >> '{log}'\ncase \"$1\" in\n  get) [ -e '{m}' ] ;;\n  create) touch '{m}' ;;\n  delete) [ -e '{m}' ] && rm '{m}' ;;\n  *) true ;;\nesac\n",
+                "#!/bin/sh\necho \"$*\" >> '{log}'\nprev=\nfor a in \"$@\"; do\n  if [ \"$prev\" = --password ] && {{ [ ${{#a}} -lt 5 ] || [ ${{#a}} -gt 32 ]; }}; then echo 'password: too long' >&2; exit 1; fi\n  prev=\"$a\"\ndone\ncase \"$1\" in\n  get) [ -e '{m}' ] ;;\n  create) touch '{m}' ;;\n  delete) [ -e '{m}' ] && rm '{m}' ;;\n  *) true ;;\nesac\n",
                 log = log.display(),
                 m = marker.display()
             ),
@@ -156,7 +157,7 @@ fn pmg_script_is_served_and_is_valid_bash() {
     assert!(b.contains("NODE_URL='https://pmg1.lan:8006'"), "{b}");
     assert!(b.contains("USER_ID='pulse-monitor@pmg'"));
     assert!(b.contains("pmgsh create /access/users --userid \"$USER_ID\" --role audit"));
-    assert!(b.contains("pmgsh set /access/password --userid \"$USER_ID\""));
+    assert!(b.contains("pmgsh set \"/access/users/$USER_ID\" --role audit --enable 1 --password"));
     assert!(b.contains("pmgsh delete \"/access/users/$USER_ID\""));
     assert!(b.contains("register pmg \"$USER_ID\" \"$PASSWORD\""));
     assert!(b.contains("/api/auto-register"));
@@ -217,7 +218,7 @@ fn pmg_script_registers_rotates_and_removes() {
     assert!(out.contains("Created pulse-monitor@pmg"), "{out}");
     assert!(out.contains("Registered with Pulse"), "{out}");
     let pw1 = last_password(host_dir.path());
-    assert_eq!(pw1.len(), 48, "{pw1}");
+    assert_eq!(pw1.len(), 32, "{pw1}"); // PMG's maximum
     assert!(pw1.bytes().all(|b| b.is_ascii_hexdigit()));
     let log = std::fs::read_to_string(host_dir.path().join("pmgsh.log")).unwrap();
     assert!(
@@ -245,7 +246,7 @@ fn pmg_script_registers_rotates_and_removes() {
     assert_ne!(pw1, pw2);
     let log = std::fs::read_to_string(host_dir.path().join("pmgsh.log")).unwrap();
     assert_eq!(log.matches("create /access/users").count(), 1);
-    assert!(log.contains("set /access/password --userid pulse-monitor@pmg --password"));
+    assert!(log.contains("set /access/users/pulse-monitor@pmg --role audit --enable 1 --password"));
     let (body, nodes) = pmg_nodes(&s);
     assert_eq!(nodes.len(), 1, "{body}");
     assert!(!body.contains(&pw2));

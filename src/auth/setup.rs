@@ -314,12 +314,12 @@ if [ "$ACTION" = remove ]; then
   pmgsh delete "/access/users/$USER_ID" >/dev/null 2>&1 && echo "Removed $USER_ID" || echo "$USER_ID was not present"
   exit 0
 fi
-# 48 hex characters from the kernel's random source (no pipe that SIGPIPE could fail).
-PASSWORD=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
-[ "${#PASSWORD}" -eq 48 ] || die "could not make a random password"
+# 128 random bits as 32 hex characters: PMG takes passwords of 5 to 32 characters.
+# (od reads a fixed count, so no pipe that SIGPIPE could fail.)
+PASSWORD=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+[ "${#PASSWORD}" -eq 32 ] || die "could not make a random password"
 if pmgsh get "/access/users/$USER_ID" >/dev/null 2>&1; then
-  pmgsh set "/access/users/$USER_ID" --role audit --enable 1 >/dev/null
-  pmgsh set /access/password --userid "$USER_ID" --password "$PASSWORD" >/dev/null
+  pmgsh set "/access/users/$USER_ID" --role audit --enable 1 --password "$PASSWORD" >/dev/null
   echo "Updated $USER_ID (role audit, new password)"
 else
   pmgsh create /access/users --userid "$USER_ID" --role audit --enable 1 \
