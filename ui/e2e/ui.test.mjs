@@ -254,6 +254,35 @@ describe("Pulse web UI", { concurrency: false, timeout: 300000 }, () => {
     await page.locator("[data-testid=node-config] tr[data-name=scripted-pve]").waitFor({ state: "detached" });
   });
 
+  it("setup script for a Mail Gateway: a user and password, and the gateway appears", async () => {
+    await page.click("a[href='/settings/nodes']");
+    await page.click("[data-testid=script-open]");
+    await page.locator("[data-testid=script-setup]").waitFor();
+    await page.selectOption("select[name=scriptType]", "pmg");
+    await page.click("[data-testid=script-generate]");
+    const cmd = (await page.locator("[data-testid=script-command]").textContent()).trim();
+    const code = await page.locator("[data-testid=script-result]").getAttribute("data-code");
+    assert.ok(cmd.includes("/api/setup-script?type=pmg"), cmd);
+    assert.match(await page.textContent("[data-testid=script-setup] ol"), /pulse-monitor@pmg/);
+    const script = await (await fetch(/curl -sSL "([^"]+)"/.exec(cmd)[1])).text();
+    assert.match(script, /pmgsh create \/access\/users/);
+    // The gateway side, as the script does it: its user and new password with the code.
+    const host = `https://127.0.0.1:${await freePort()}`;
+    const r = await fetch(`${pulse.url}/api/auto-register`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ type: "pmg", host, user: "pulse-monitor@pmg", password: "0123456789abcdef0123456789abcdef", serverName: "scripted-pmg", authToken: code }),
+    });
+    assert.equal(r.status, 200, await r.text());
+    const row = page.locator("[data-testid=node-config] tr[data-name=scripted-pmg]");
+    await row.waitFor({ timeout: 15000 });
+    assert.ok(!(await page.content()).includes("0123456789abcdef0123456789abcdef"), "password not shown");
+    await page.locator("[data-testid=script-setup] button", { hasText: "Close" }).click();
+    page.once("dialog", (d) => d.accept());
+    await row.locator("button.danger").click();
+    await row.waitFor({ state: "detached" });
+  });
+
   let sim;
   it("adding a simulator as a node through the UI makes its nodes appear", async () => {
     sim = await startSimulator(["--clusters", "1", "--nodes", "2", "--guests", "6", "--standalone", "0", "--pbs", "0", "--pmg", "0", "--seed", "7"]);

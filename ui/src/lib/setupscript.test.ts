@@ -37,5 +37,8 @@ describe("setup script", () => {
     expect(scriptSteps("pve").join(" ")).toMatch(/pulse-monitor@pam/);
     expect(scriptSteps("pve", true).join(" ")).toMatch(/backup/);
     expect(scriptSteps("pbs").join(" ")).toMatch(/pulse-monitor@pbs/);
+    expect(scriptSteps("pmg").join(" ")).toMatch(/pulse-monitor@pmg.*audit/);
+    expect(scriptSteps("pmg").join(" ")).not.toMatch(/API token/);
+    expect(setupRequest("pmg", " pmg1.lan ", true)).toEqual({ type: "pmg", host: "pmg1.lan" });
   });
 });

@@ -1,7 +1,7 @@
 // Settings → Nodes "Set up with a script" (pure; tested in setupscript.test.ts): the answer
 // of POST /api/setup-script-url, its expiry, and what the script does for each node type.
 
-export type ScriptType = "pve" | "pbs";
+export type ScriptType = "pve" | "pbs" | "pmg";
 
 /** What the server returns (extra keys are ignored). `expires` is in Unix seconds. */
 export interface SetupScriptAnswer { url: string; command: string; expires: number; setupCode?: string; setupToken?: string; tokenHint?: string }
@@ -45,6 +45,13 @@ export function expiryText(expires: number, nowMs = Date.now()): string {
 
 /** What running the script does on the host, in order. */
 export function scriptSteps(type: ScriptType, backupPerms = false): string[] {
+  if (type === "pmg")
+    // Mail Gateway has no API tokens for this: the script gives the user a password instead.
+    return [
+      "creates the user pulse-monitor@pmg with the read-only audit role (re-running keeps the user)",
+      "gives it a new random password (32 characters) on every run",
+      "sends the user and password to this Pulse with the one-time code, which adds the gateway",
+    ];
   return type === "pve"
     ? [
         "creates the user pulse-monitor@pam (no password, it cannot log in)",

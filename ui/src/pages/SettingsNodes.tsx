@@ -6,7 +6,7 @@ import { toast } from "../lib/toast";
 import { validateNode } from "../lib/validate";
 import { checkScriptHost, expiryText, scriptCode, scriptSteps, secondsLeft, setupRequest, type ScriptType, type SetupScriptAnswer } from "../lib/setupscript";
 
-/** The setup-script panel: pick PVE/PBS (optionally bind to one host), get the one-line
+/** The setup-script panel: pick PVE/PBS/PMG (optionally bind to one host), get the one-line
  *  command with its one-time code, copy it, watch the expiry. While a code is valid the node
  *  list is re-read every few seconds, so a host that registers itself shows up. */
 function ScriptSetup(props: { onClose: () => void; refresh: () => void }) {
@@ -60,9 +60,9 @@ function ScriptSetup(props: { onClose: () => void; refresh: () => void }) {
   return (
     <form class="panel" data-testid="script-setup" onSubmit={generate} novalidate>
       <h2>Set up with a script</h2>
-      <p class="muted small">Run one command as root on the Proxmox host. It makes a read-only monitoring user and API token there and registers the host with this Pulse — no secret to copy by hand.</p>
+      <p class="muted small">Run one command as root on the Proxmox host. It makes a read-only monitoring user there (with an API token, or on a Mail Gateway a random password) and registers the host with this Pulse — no secret to copy by hand.</p>
       <div class="formgrid">
-        <label>Type<select name="scriptType" value={type()} onChange={(e) => { setType(e.currentTarget.value as ScriptType); setAnswer(null); }}><option value="pve">Proxmox VE</option><option value="pbs">Proxmox Backup Server</option></select></label>
+        <label>Type<select name="scriptType" value={type()} onChange={(e) => { setType(e.currentTarget.value as ScriptType); setAnswer(null); }}><option value="pve">Proxmox VE</option><option value="pbs">Proxmox Backup Server</option><option value="pmg">Proxmox Mail Gateway</option></select></label>
         <label>Only for host (optional)<input name="scriptHost" placeholder="pve1.example or https://10.0.0.5:8006" value={host()} onInput={(e) => { setHost(e.currentTarget.value); setErr(""); }} /></label>
         <Show when={type() === "pve"}><label class="row"><input name="backupPerms" type="checkbox" checked={backupPerms()} onChange={(e) => setBackupPerms(e.currentTarget.checked)} /> Also allow listing backups on storage</label></Show>
       </div>
@@ -75,7 +75,7 @@ function ScriptSetup(props: { onClose: () => void; refresh: () => void }) {
         <div data-testid="script-result" data-code={scriptCode(answer()!)}>
           <div class="cmd"><code data-testid="script-command">{answer()!.command}</code><button type="button" onClick={copy} data-testid="script-copy" disabled={expired()}>{copied() ? "Copied ✓" : "Copy"}</button></div>
           <p class={expired() ? "error" : "small"} data-testid="script-expiry">Setup code {answer()!.tokenHint ?? ""} · single use · {expiryText(answer()!.expires, now())}</p>
-          <p class="small">The script, run as root on the {type() === "pve" ? "Proxmox VE node" : "Backup Server"}:</p>
+          <p class="small">The script, run as root on the {{ pve: "Proxmox VE node", pbs: "Backup Server", pmg: "Mail Gateway" }[type()]}:</p>
           <ol class="small"><For each={scriptSteps(type(), backupPerms())}>{(s) => <li>{s}</li>}</For></ol>
           <p class="muted small">The code travels in the command's environment, not in the URL, and works once{host().trim() ? ` and only for ${host().trim()}` : ""}. The new node appears in the list above when the script has finished.</p>
         </div>
