@@ -1086,10 +1086,18 @@ impl Credential<'_> {
 fn credential_of(t: NodeType, b: &AutoRegister) -> Result<Credential<'_>, ApiError> {
     if t == NodeType::Pmg {
         let user = b.user.trim();
-        if user.is_empty() || b.password.is_empty() {
-            return Err(ApiError::bad_request(
-                "Missing required fields: type, host, user, password",
-            ));
+        let missing: Vec<&str> = [
+            ("user", user.is_empty()),
+            ("password", b.password.is_empty()),
+        ]
+        .into_iter()
+        .filter_map(|(f, gone)| gone.then_some(f))
+        .collect();
+        if !missing.is_empty() {
+            return Err(ApiError::bad_request(format!(
+                "Missing required fields for pmg: {}",
+                missing.join(", ")
+            )));
         }
         let user_ok = user.len() <= 128
             && user.contains('@')

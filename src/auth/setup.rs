@@ -423,5 +423,17 @@ mod tests {
             token_name: "t",
         });
         assert!(s.contains("proxmox-backup-manager user generate-token"));
+        let s = script(&ScriptParams {
+            node_type: NodeType::Pmg,
+            host: "https://pmg:8006",
+            pulse_url: "http://p:7655",
+            backup_perms: false,
+            setup_token: None,
+            token_name: "t",
+        });
+        assert!(s.contains("NODE_URL='https://pmg:8006'"));
+        assert!(s.contains("pmgsh create /access/users"));
+        assert!(s.contains("register pmg"));
+        assert!(!s.contains("generate-token") && !s.contains("pveum"));
     }
 }
