@@ -55,7 +55,7 @@ fn state(guests: usize, hot_every: usize) -> State {
         vms: (0..guests as u32)
             .map(|i| {
                 let hot = hot_every > 0 && (i as usize).is_multiple_of(hot_every);
-                guest(100 + i, if hot { 0.9 } else { 0.3 })
+                std::sync::Arc::new(guest(100 + i, if hot { 0.9 } else { 0.3 }))
             })
             .collect(),
         connection_health: [("pve".to_string(), true)].into(),

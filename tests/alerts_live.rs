@@ -89,7 +89,7 @@ fn fleet(fault: Fault) -> State {
     };
     State {
         nodes: vec![node],
-        vms: vec![guest],
+        vms: vec![guest.into()],
         storage: vec![storage],
         pbs: vec![pbs],
         connection_health: [("lab".to_string(), true), ("pbs-backup".to_string(), true)].into(),

@@ -172,15 +172,18 @@ fn charts_from_recorded_history() {
     let recorder = srv.state.attach_history().unwrap();
     let now = pulse::model::time::now_ms();
     let state_at = |t: i64, cpu: f64| State {
-        vms: vec![Guest {
-            id: "lab-pve0-101".into(),
-            vmid: 101,
-            kind: "qemu",
-            status: "running".into(),
-            cpu,
-            memory: Some(Memory::from_used(100, 40)),
-            ..Default::default()
-        }],
+        vms: vec![
+            Guest {
+                id: "lab-pve0-101".into(),
+                vmid: 101,
+                kind: "qemu",
+                status: "running".into(),
+                cpu,
+                memory: Some(Memory::from_used(100, 40)),
+                ..Default::default()
+            }
+            .into(),
+        ],
         nodes: vec![node(0)],
         storage: vec![Storage {
             id: "lab-pve0-local".into(),

@@ -40,7 +40,7 @@ fn fleet(hot: bool) -> State {
     };
     State {
         nodes: vec![node],
-        vms: vec![guest],
+        vms: vec![guest.into()],
         connection_health: [("lab".to_string(), true)].into(),
         ..Default::default()
     }

@@ -33,7 +33,7 @@ fn guest(vmid: u32, cpu: f64, mem: f64) -> Guest {
 
 fn state(vms: Vec<Guest>) -> State {
     State {
-        vms,
+        vms: vms.into_iter().map(std::sync::Arc::new).collect(),
         connection_health: [("pve".to_string(), true)].into(),
         ..Default::default()
     }

@@ -35,7 +35,12 @@ fn mem_pct(g: &Guest) -> f64 {
 }
 
 pub fn render(s: &State) -> String {
-    let mut guests: Vec<&Guest> = s.vms.iter().chain(s.containers.iter()).collect();
+    let mut guests: Vec<&Guest> = s
+        .vms
+        .iter()
+        .chain(s.containers.iter())
+        .map(|g| &**g)
+        .collect();
     guests.sort_by(|a, b| (&a.instance, &a.node, a.vmid).cmp(&(&b.instance, &b.node, b.vmid)));
     let running = guests.iter().filter(|g| g.status == "running").count();
     let mut html = String::from(concat!(
@@ -110,13 +115,13 @@ mod tests {
     #[test]
     fn guest_names_are_escaped() {
         let s = State {
-            vms: vec![Guest {
+            vms: vec![std::sync::Arc::new(Guest {
                 name: "<script>alert(1)</script>".into(),
                 kind: "qemu",
                 status: "running".into(),
                 vmid: 101,
                 ..Default::default()
-            }],
+            })],
             ..Default::default()
         };
         let html = render(&s);

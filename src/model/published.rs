@@ -237,12 +237,12 @@ mod tests {
             name: "n1".into(),
             ..Default::default()
         });
-        s.vms.push(Guest {
+        s.vms.push(std::sync::Arc::new(Guest {
             id: "pve-n1-100".into(),
             kind: "qemu",
             name: "with \"quotes\" and ünïcode".into(),
             ..Default::default()
-        });
+        }));
         for i in 0..n {
             std::sync::Arc::make_mut(&mut s.pve_backups)
                 .storage_backups
@@ -326,7 +326,7 @@ mod tests {
         // A poller that did not re-read backups hands on the same list.
         next.pve_backups = a.state.pve_backups.clone();
         next.last_update += 10_000; // everything else may change; the backups did not
-        next.vms[0].cpu = 0.5;
+        std::sync::Arc::make_mut(&mut next.vms[0]).cpu = 0.5;
         let b = cell.publish(next.clone());
         a.json(); // the first reader serializes the backups; the next publish shares them
         assert!(Arc::ptr_eq(&a.pve_backups_json, &b.pve_backups_json));

@@ -360,7 +360,10 @@ impl Cycle<'_> {
                 }
             };
             for g in out.vms.iter_mut().chain(out.containers.iter_mut()) {
-                g.last_backup = last.get(&g.vmid).copied();
+                let at = last.get(&g.vmid).copied();
+                if g.last_backup != at {
+                    Arc::make_mut(g).last_backup = at;
+                }
             }
         }
         Ok(out)
@@ -509,7 +512,7 @@ impl Cycle<'_> {
     }
 
     fn guests(&mut self, nodes: &[NodeData], out: &mut State) {
-        let mut carried: Vec<Guest> = Vec::new();
+        let mut carried: Vec<Arc<Guest>> = Vec::new();
         let resources = match self.api.cluster_resources(ResourceType::Vm) {
             Ok(r) => r,
             Err(_) => match self.per_node_guests(nodes) {
@@ -585,10 +588,10 @@ impl Cycle<'_> {
             let f = fetched.remove(&g.id).unwrap_or_default();
             if r.kind == "qemu" {
                 self.refine_vm(r, &mut g, running, f);
-                out.vms.push(g);
+                out.vms.push(Arc::new(g));
             } else {
                 self.refine_ct(r, &mut g, running, f);
-                out.containers.push(g);
+                out.containers.push(Arc::new(g));
             }
         }
         for g in carried {
@@ -899,7 +902,12 @@ impl Cycle<'_> {
             .filter(|n| n.online)
             .map(|n| n.item.node.as_str())
             .collect();
-        let guests: Vec<&Guest> = out.vms.iter().chain(out.containers.iter()).collect();
+        let guests: Vec<&Guest> = out
+            .vms
+            .iter()
+            .chain(out.containers.iter())
+            .map(|g| &**g)
+            .collect();
         let sources: BTreeSet<String> = jobs
             .iter()
             .map(|j| {
