@@ -158,6 +158,8 @@ pub struct Polling {
     pub backup_interval_ms: i64,
     pub backup_cycles: u32,
     pub temperature_monitoring: bool,
+    /// How long a Proxmox host name's addresses are reused (`proxmox::resolver`).
+    pub dns_cache_ttl: std::time::Duration,
 }
 
 impl Polling {
@@ -477,6 +479,16 @@ fn resolve_polling(
         600,
         &mut timeout,
     );
+    let mut dns_cache = p
+        .dns_cache_timeout
+        .unwrap_or(crate::proxmox::resolver::DEFAULT_TTL.as_secs() as i64);
+    secs_var(
+        "DNS_CACHE_TIMEOUT",
+        "dnsCacheTimeout",
+        0,
+        86_400,
+        &mut dns_cache,
+    );
     let mut adaptive = p.adaptive_secs();
     let [base, min, max] = &mut adaptive;
     secs_var(
@@ -560,6 +572,7 @@ fn resolve_polling(
         backup_interval_ms: backup_interval * 1000,
         backup_cycles,
         temperature_monitoring: temperature,
+        dns_cache_ttl: std::time::Duration::from_secs(dns_cache as u64),
     }
 }
 
@@ -1007,6 +1020,32 @@ mod tests {
             timeout(""),
             Ok(crate::proxmox::http::DEFAULT_TIMEOUT.as_secs())
         );
+    }
+
+    /// The DNS cache TTL: the stored setting, overridden by `DNS_CACHE_TIMEOUT`; 0 is allowed
+    /// (no caching), out-of-range or malformed values are named errors.
+    #[test]
+    fn dns_cache_ttl_from_setting_and_env() {
+        let ttl = |env_value: Option<&'static str>, stored: Option<i64>| {
+            let env: HashMap<&str, &str> = env_value
+                .map(|v| ("DNS_CACHE_TIMEOUT", v))
+                .into_iter()
+                .collect();
+            let sys = SystemSettings {
+                dns_cache_timeout: stored,
+                ..Default::default()
+            };
+            resolve(&ServeFlags::default(), &env, "/x".into(), &sys)
+                .map(|s| s.polling.dns_cache_ttl.as_secs())
+                .map_err(|e| e[0].name.clone())
+        };
+        assert_eq!(ttl(None, None), Ok(300));
+        assert_eq!(ttl(None, Some(60)), Ok(60));
+        assert_eq!(ttl(Some("0"), Some(60)), Ok(0));
+        assert_eq!(ttl(Some("10m"), None), Ok(600));
+        for v in ["-1", "86401", "soon"] {
+            assert_eq!(ttl(Some(v), None), Err("DNS_CACHE_TIMEOUT".into()), "{v}");
+        }
     }
 
     #[test]

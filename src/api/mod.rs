@@ -292,6 +292,7 @@ impl AppState {
     /// every settings change, so new intervals apply without a restart.
     pub fn apply_polling(&self, now: i64) {
         let polling = self.settings().polling.clone();
+        crate::proxmox::resolver::set_ttl(polling.dns_cache_ttl);
         self.inner.temperature_monitoring.store(
             polling.temperature_monitoring,
             std::sync::atomic::Ordering::Relaxed,

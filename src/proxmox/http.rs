@@ -5,10 +5,10 @@
 use super::Product;
 use super::connector::TlsConnector;
 use super::error::{ProxmoxError, from_transport};
+use super::resolver::CachingResolver;
 use super::tls::{self, TlsMode};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use ureq::unversioned::resolver::DefaultResolver;
 use ureq::unversioned::transport::{ConnectProxyConnector, Connector, TcpConnector};
 
 /// Largest response body accepted (a 10,000-guest `/cluster/resources` is ~5 MB).
@@ -200,7 +200,7 @@ impl Http {
             ().chain(ConnectProxyConnector::default())
                 .chain(TcpConnector::default())
                 .chain(TlsConnector { config: tls_config });
-        let agent = ureq::Agent::with_parts(config, connector, DefaultResolver::default());
+        let agent = ureq::Agent::with_parts(config, connector, CachingResolver::default());
         Ok(Http {
             agent,
             host: host_label(&base),

@@ -13,6 +13,7 @@ pub mod http;
 pub mod pbs;
 pub mod pmg;
 pub mod pve;
+pub mod resolver;
 pub mod tls;
 pub mod types;
 
