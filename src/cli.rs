@@ -364,7 +364,9 @@ fn serve(args: ServeArgs) -> ExitCode {
         state.inner.live.clone(),
     );
     monitor.temperature_monitoring_enabled = state.inner.temperature_monitoring.clone();
-    monitor.on_publish(move |s| recorder.offer(s));
+    monitor.on_publish(move |s| {
+        recorder.offer(s);
+    });
     // Notifications: delivery threads and the alert-event subscription.
     if let Err(e) = state
         .inner

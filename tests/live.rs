@@ -199,7 +199,7 @@ fn charts_from_recorded_history() {
     for (i, t) in [now - 40_000, now - 20_000, now].into_iter().enumerate() {
         let s = state_at(t, 0.1 * (i + 1) as f64);
         srv.state.inner.live.publish(s.clone());
-        recorder.offer(std::sync::Arc::new(s));
+        assert!(recorder.offer(std::sync::Arc::new(s)));
         std::thread::sleep(Duration::from_millis(200)); // one tick at a time for the writer
     }
     let base = format!("http://127.0.0.1:{}", srv.port);

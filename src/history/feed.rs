@@ -2,6 +2,7 @@
 
 use super::History;
 use crate::model::State;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 
@@ -75,11 +76,20 @@ pub fn samples(state: &State) -> Vec<(String, f64)> {
     out
 }
 
+/// States closer together than this (by `last_update`) are recorded once. A fleet of
+/// several instances publishes after each instance's poll, so most publishes repeat the
+/// other instances' unchanged values; recording each cost a full sample set and a redb
+/// write. Every instance's poll still reaches the next recorded state, and each 10 s raw
+/// slot gets at least one sample while polling runs.
+pub const RECORD_MIN_GAP_MS: i64 = 5_000;
+
 /// Hands states to the history writer thread without ever blocking the monitor: if the
 /// writer is still busy with the previous tick, this tick is skipped (and counted).
 #[derive(Clone)]
 pub struct Recorder {
     tx: SyncSender<Arc<State>>,
+    /// `last_update` of the last state handed to the writer.
+    last: Arc<AtomicI64>,
 }
 
 impl Recorder {
@@ -96,12 +106,62 @@ impl Recorder {
                     }
                 }
             })?;
-        Ok(Recorder { tx })
+        Ok(Recorder::new(tx))
     }
 
-    pub fn offer(&self, state: Arc<State>) {
-        if let Err(TrySendError::Full(_)) = self.tx.try_send(state) {
-            tracing::warn!("history writer busy; skipped one tick");
+    fn new(tx: SyncSender<Arc<State>>) -> Recorder {
+        Recorder {
+            tx,
+            last: Arc::new(AtomicI64::new(i64::MIN)),
         }
+    }
+
+    /// Offers a published state; returns whether it was handed to the writer.
+    pub fn offer(&self, state: Arc<State>) -> bool {
+        let at = state.last_update;
+        let last = self.last.load(Ordering::Relaxed);
+        // `at < last`: the clock went backwards; record rather than wait for it.
+        if last != i64::MIN && at >= last && at - last < RECORD_MIN_GAP_MS {
+            return false;
+        }
+        match self.tx.try_send(state) {
+            Ok(()) => {
+                self.last.store(at, Ordering::Relaxed);
+                true
+            }
+            Err(TrySendError::Full(_)) => {
+                tracing::warn!("history writer busy; skipped one tick");
+                false
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_publishes_are_recorded_once() {
+        let (tx, rx) = sync_channel(16);
+        let r = Recorder::new(tx);
+        let at = |t: i64| {
+            Arc::new(State {
+                last_update: t,
+                ..Default::default()
+            })
+        };
+        // A fleet's publishes 1-2 s apart: one sample per RECORD_MIN_GAP_MS.
+        let offered: Vec<bool> = [0, 1_500, 3_000, 5_000, 6_000, 10_500, 20_000]
+            .into_iter()
+            .map(|t| r.offer(at(t)))
+            .collect();
+        assert_eq!(offered, [true, false, false, true, false, true, true]);
+        // The clock went backwards: recorded, and the gap counts from there.
+        assert!(r.offer(at(1_000)));
+        assert!(!r.offer(at(2_000)));
+        let got: Vec<i64> = rx.try_iter().map(|s| s.last_update).collect();
+        assert_eq!(got, [0, 5_000, 10_500, 20_000, 1_000]);
     }
 }
