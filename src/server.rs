@@ -296,9 +296,13 @@ pub fn handler(
                         req.extensions_mut().insert(RequestId(rid.clone()));
                         req.extensions_mut().insert(principal);
                         req.extensions_mut().insert(client);
-                        match svc.call(req).await {
-                            Ok(r) => r,
-                            Err(never) => match never {},
+                        if crate::api::ws::is_ws_path(&path) {
+                            crate::api::ws::upgrade(req, state.clone())
+                        } else {
+                            match svc.call(req).await {
+                                Ok(r) => r,
+                                Err(never) => match never {},
+                            }
                         }
                     }
                 }

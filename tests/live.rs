@@ -232,3 +232,25 @@ fn charts_from_recorded_history() {
         );
     }
 }
+
+#[test]
+fn websocket_endpoint_refuses_a_plain_request_clearly() {
+    let srv = start();
+    for path in ["/ws", "/socket.io/?transport=websocket"] {
+        let r = common::get(&format!("http://127.0.0.1:{}{path}", srv.port), &[]);
+        assert_eq!(r.status, 400, "{path}");
+        let msg = r.json()["error"].as_str().unwrap_or_default().to_string();
+        assert!(msg.contains("WebSocket upgrade"), "{path}: {msg}");
+    }
+    // A wrong protocol version is refused the same way, never upgraded.
+    let r = common::get(
+        &format!("http://127.0.0.1:{}/ws", srv.port),
+        &[
+            ("Connection", "Upgrade"),
+            ("Upgrade", "websocket"),
+            ("Sec-WebSocket-Version", "8"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ],
+    );
+    assert_eq!(r.status, 400);
+}

@@ -16,6 +16,7 @@ pub mod security;
 pub mod simple_stats;
 pub mod storage;
 pub mod system;
+pub mod ws;
 
 use crate::logging::LogHandle;
 use crate::settings::{Env, ServeFlags, Settings, SystemSettings};
@@ -352,10 +353,7 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
             .recover(error::recover)
             .unify(),
     );
-    live::ws_routes(state.clone())
-        .or(api)
-        .unify()
-        .or(simple_stats::routes(state.clone()))
+    api.or(simple_stats::routes(state.clone()))
         .unify()
         .or(crate::ui::routes())
         .unify()
