@@ -444,23 +444,42 @@ fn pve_request_count_per_cycle_is_bounded() {
         s2.vms[0].memory, s1.vms[0].memory,
         "cached status, same memory"
     );
-    // After the status and fsinfo TTLs (60 s) both come back for every running guest;
-    // metadata and CT config wait for their 5 min.
+    // After 60 s the VM's fsinfo comes back (a first reading has no trend yet); the
+    // statuses wait, as the guests' memory has not moved; metadata and CT config wait too.
     t.server.clear();
     t.clock.advance(60_000);
-    t.poller.poll(Some(&s2)).expect("poll 3");
+    let s3 = t.poller.poll(Some(&s2)).expect("poll 3");
     let p = paths(&t.server);
-    assert_eq!(t.server.requests().len(), regular + v + c + v, "{p:?}");
+    assert_eq!(t.server.requests().len(), regular + v, "{p:?}");
+    assert_eq!(
+        p.iter()
+            .filter(|p| p.ends_with("/agent/get-fsinfo"))
+            .count(),
+        v
+    );
+    // On the steady cadence (≤ STEADY_TTL_MS) every status comes back.
+    t.server.clear();
+    t.clock.advance(pulse::poller::pve::STEADY_TTL_MS);
+    t.poller.poll(Some(&s3)).expect("poll 4");
+    let p = paths(&t.server);
     assert_eq!(
         p.iter().filter(|p| p.ends_with("/status/current")).count(),
-        v + c
+        v + c,
+        "{p:?}"
+    );
+    assert_eq!(
+        p.iter()
+            .filter(|p| p.ends_with("/agent/get-fsinfo"))
+            .count(),
+        v
     );
 }
 
 #[test]
 fn pve_status_refreshes_rotate_in_batches() {
-    // 120 running VMs (agent off): every status on the first cycle; once the TTL has passed,
-    // at most max(STATUS_BATCH_MIN, V/6) per cycle, oldest first, until all are fresh again.
+    // 120 running VMs (agent off): every status on the first cycle; then, for VMs whose
+    // memory holds steady, once the steady TTL (5 min less a per-VMID spread of up to 1 min)
+    // has passed, at most max(STATUS_BATCH_MIN, V/6) per cycle, oldest first.
     let vms = 120u64;
     let server = MockServer::start(move |s| {
         let p = api_path(s);
@@ -501,12 +520,14 @@ fn pve_status_refreshes_rotate_in_batches() {
     );
     let batch = pulse::poller::pve::STATUS_BATCH_MIN.max((vms as usize).div_ceil(6));
     let mut refreshed = 0;
-    for cycle in 1..=12 {
+    let earliest =
+        (pulse::poller::pve::STEADY_TTL_MS - pulse::poller::pve::STEADY_SPREAD_MS) / 10_000;
+    for cycle in 1..=36 {
         server.clear();
         clock.advance(10_000);
         prev = p.poll(Some(&prev)).expect("poll");
         let n = status_calls(&server);
-        if cycle < 6 {
+        if cycle < earliest {
             assert_eq!(n, 0, "cycle {cycle}: nothing aged yet");
         } else {
             assert!(n <= batch, "cycle {cycle}: {n} > batch {batch}");
@@ -522,6 +543,102 @@ fn pve_status_refreshes_rotate_in_batches() {
     assert!(
         refreshed >= vms as usize,
         "every guest refreshed within TTL + a few batches: {refreshed}"
+    );
+}
+
+#[test]
+fn pve_detail_refreshes_follow_what_changes() {
+    // VM 100: memory moves between polls, roomy steady disk (50 %).
+    // VM 101: steady memory, disk 90 % full.
+    // VM 102: steady memory, roomy disk that grows by 2 points per poll.
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let gib = 1u64 << 30;
+    let poll_no = Arc::new(AtomicU64::new(0));
+    let n = poll_no.clone();
+    let server =
+        MockServer::start(move |s| {
+            let p = api_path(s);
+            let k = n.load(Ordering::Relaxed);
+            let fs = |used_pct: u64| {
+                json!({"result":[{"mountpoint":"/","type":"ext4","total-bytes":100 * gib,
+                              "used-bytes":used_pct * gib,"disk":[{"dev":"/dev/sda"}]}]})
+            };
+            let data =
+                match p {
+                    "/nodes" => json!([{"node":"pve","status":"online","maxmem":gib,"mem":10}]),
+                    "/cluster/resources" => json!([100u64, 101, 102].iter().map(|&id| {
+                // VM 100's memory grows by 3 % of maxmem every poll.
+                let mem = if id == 100 { (10 + 3 * k) * gib / 100 } else { gib / 4 };
+                json!({"id":format!("qemu/{id}"),"type":"qemu","vmid":id,"node":"pve",
+                       "status":"running","maxmem":gib,"mem":mem})
+            }).collect::<Vec<_>>()),
+                    p if p.ends_with("/status/current") => {
+                        json!({"status":"running","agent":1,"maxmem":gib,"balloon":gib})
+                    }
+                    "/nodes/pve/qemu/100/agent/get-fsinfo" => fs(50),
+                    "/nodes/pve/qemu/101/agent/get-fsinfo" => fs(90),
+                    "/nodes/pve/qemu/102/agent/get-fsinfo" => fs(10 + 2 * k),
+                    _ => return not_found(),
+                };
+            Reply::data(data)
+        });
+    let mut cfg = pve_config(&server.url());
+    cfg.monitor_storage = false;
+    cfg.monitor_backups = false;
+    cfg.monitor_physical_disks = Some(false);
+    let clock = Arc::new(ManualClock::at(T0));
+    let p = PvePoller::new(cfg, clock.clone());
+    let asked = |server: &MockServer, suffix: &str| -> Vec<u64> {
+        let mut ids: Vec<u64> = server
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with(suffix))
+            .filter_map(|r| r.path.split('/').nth(6).and_then(|v| v.parse().ok()))
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+    let mut prev = p.poll(None).expect("poll 0");
+    // Cycles of 10 s over 4 minutes: VM 100's status (moving memory) and the fsinfo of
+    // VM 101 (90 % full) and VM 102 (growing) are refreshed every minute; VM 100's roomy,
+    // steady disk and the other statuses wait for the steady cadence.
+    let mut status = std::collections::BTreeMap::<u64, usize>::new();
+    let mut fsinfo = std::collections::BTreeMap::<u64, usize>::new();
+    for k in 1..=24 {
+        poll_no.store(k, Ordering::Relaxed);
+        server.clear();
+        clock.advance(10_000);
+        prev = p.poll(Some(&prev)).expect("poll");
+        for id in asked(&server, "/status/current") {
+            *status.entry(id).or_default() += 1;
+        }
+        for id in asked(&server, "/agent/get-fsinfo") {
+            *fsinfo.entry(id).or_default() += 1;
+        }
+    }
+    assert_eq!(
+        status.get(&100),
+        Some(&4),
+        "moving memory: every minute ({status:?})"
+    );
+    assert_eq!(status.get(&101), None, "steady memory waits ({status:?})");
+    assert_eq!(
+        fsinfo.get(&101),
+        Some(&4),
+        "a full disk: every minute ({fsinfo:?})"
+    );
+    assert_eq!(
+        fsinfo.get(&102),
+        Some(&4),
+        "a growing disk: every minute ({fsinfo:?})"
+    );
+    // VM 100's disk: the second reading (1 min) showed it steady, then nothing for 4 min.
+    assert_eq!(fsinfo.get(&100), Some(&1), "{fsinfo:?}");
+    let vm = |id: u32| prev.vms.iter().find(|g| g.vmid == id).unwrap().clone();
+    assert!((vm(101).disk.as_ref().unwrap().usage - 90.0).abs() < 0.01);
+    assert!(
+        vm(102).disk.as_ref().unwrap().usage > 20.0,
+        "growth is seen"
     );
 }
 

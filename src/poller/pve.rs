@@ -23,16 +23,28 @@ use std::time::Duration;
 
 /// Guest-agent network/OS/version data changes rarely: refreshed at most this often per guest.
 pub const AGENT_META_TTL_MS: i64 = 5 * 60_000;
-/// Filesystem usage from the agent: refreshed at most this often per guest.
+/// Filesystem usage from the agent: refreshed this often per guest while it matters — the
+/// fullest filesystem set is at least `FS_WATCH_USAGE` % full, or its usage moved by
+/// `FS_WATCH_MOVE` points or more since the reading before, or there is no reading yet...
 pub const FSINFO_TTL_MS: i64 = 60_000;
+pub const FS_WATCH_USAGE: f64 = 80.0;
+pub const FS_WATCH_MOVE: f64 = 1.0;
+/// ...and otherwise about this often (a quiet, roomy disk), minus a per-guest spread of up to
+/// `STEADY_SPREAD_MS` so that refreshes of a big fleet do not all fall in one cycle.
+pub const STEADY_TTL_MS: i64 = 5 * 60_000;
+pub const STEADY_SPREAD_MS: i64 = 60_000;
 /// CT config (mount points, `netN`) and the CT interfaces fallback.
 pub const LXC_CONFIG_TTL_MS: i64 = 5 * 60_000;
 /// Node RRD memory fallback (old PVE only).
 pub const NODE_RRD_TTL_MS: i64 = 30_000;
 /// Per-guest `status/current` (balloon, free memory, agent flag, CT diskinfo/addresses):
-/// refreshed about this often per running guest. CPU, memory changes, disk and the I/O
-/// counters come from the one `/cluster/resources` of every cycle in between.
+/// refreshed about this often per running VM whose memory is moving (`/cluster/resources`
+/// `mem` changed by `MEM_MOVE_SHARE` of `maxmem` or more since the status was read). A VM
+/// with steady memory and a container (whose memory comes from `/cluster/resources` itself)
+/// are refreshed on the steady cadence (`STEADY_TTL_MS`). CPU, memory changes, disk and the
+/// I/O counters come from the one `/cluster/resources` of every cycle in between.
 pub const STATUS_TTL_MS: i64 = 60_000;
+pub const MEM_MOVE_SHARE: f64 = 0.02;
 /// Status refreshes of aged entries per cycle: a sixth of the running guests (the TTL over
 /// the default 10 s interval), at least this many, oldest first — so after the first cycle the
 /// refreshes spread over the cycles instead of coming back all at once every minute.
@@ -73,6 +85,30 @@ struct LxcExtra {
     interfaces: Vec<LxcInterface>,
 }
 
+/// A VM's last agent filesystem reading and when the next one is due.
+struct FsMemo {
+    at: i64,
+    fs: Result<Vec<FsInfo>, &'static str>,
+    /// Usage (%) of the guest's disk summary from this reading.
+    usage: Option<f64>,
+    ttl: i64,
+}
+
+/// The steady-cadence TTL of one guest: `STEADY_TTL_MS` less a spread fixed per VMID.
+fn steady_ttl(vmid: u64) -> i64 {
+    STEADY_TTL_MS - (vmid as i64 % (STEADY_SPREAD_MS / 1000)) * 1000
+}
+
+/// Next fsinfo TTL after a reading with `usage`, the reading before having `before`.
+fn fsinfo_ttl(vmid: u64, before: Option<f64>, usage: Option<f64>) -> i64 {
+    match (before, usage) {
+        (Some(b), Some(u)) if u < FS_WATCH_USAGE && (u - b).abs() < FS_WATCH_MOVE => {
+            steady_ttl(vmid)
+        }
+        _ => FSINFO_TTL_MS,
+    }
+}
+
 /// Last backup time (Unix ms) per VMID.
 type LastBackups = Arc<HashMap<u32, i64>>;
 
@@ -83,7 +119,7 @@ struct Memo {
     rates: super::map::rates::RateTracker,
     last_online: HashMap<String, i64>,
     node_rrd: HashMap<String, (i64, Option<node::RrdMemory>)>,
-    fsinfo: HashMap<String, (i64, Result<Vec<FsInfo>, &'static str>)>,
+    fsinfo: HashMap<String, FsMemo>,
     agent_meta: HashMap<String, (i64, AgentMeta)>,
     lxc: HashMap<String, (i64, LxcExtra)>,
     vm_status: HashMap<String, VmStatusEntry>,
@@ -556,20 +592,36 @@ impl Cycle<'_> {
             .filter(|r| r.status == "running" && online.contains(r.node.as_str()))
             .map(|r| {
                 let id = guest::guest_id(&self.cfg.name, &r.node, r.vmid.unwrap_or(0));
-                let (status_at, vm_status, ct_status) = if r.kind == "qemu" {
+                let vmid = r.vmid.unwrap_or(0);
+                let (status_at, status_ttl, vm_status, ct_status) = if r.kind == "qemu" {
                     let e = self.memo.vm_status.get(&id);
-                    (e.map(|e| e.at), e.map(|e| e.status.clone()), None)
+                    let moving = e.is_some_and(|e| {
+                        r.mem.abs_diff(e.resources_mem) as f64 >= MEM_MOVE_SHARE * r.maxmem as f64
+                    });
+                    let ttl = if moving {
+                        STATUS_TTL_MS
+                    } else {
+                        steady_ttl(vmid)
+                    };
+                    (e.map(|e| e.at), ttl, e.map(|e| e.status.clone()), None)
                 } else {
                     let e = self.memo.ct_status.get(&id);
-                    (e.map(|e| e.0), None, e.map(|e| e.1.clone()))
+                    (
+                        e.map(|e| e.0),
+                        steady_ttl(vmid),
+                        None,
+                        e.map(|e| e.1.clone()),
+                    )
                 };
+                let fs = self.memo.fsinfo.get(&id);
                 Job {
                     r,
                     status_due: false,
                     status_at,
+                    status_ttl,
                     vm_status,
                     ct_status,
-                    fs_due: self.due(self.memo.fsinfo.get(&id).map(|e| e.0), FSINFO_TTL_MS),
+                    fs_due: self.due(fs.map(|e| e.at), fs.map_or(0, |e| e.ttl)),
                     meta_due: self.due(
                         self.memo.agent_meta.get(&id).map(|e| e.0),
                         AGENT_META_TTL_MS,
@@ -673,7 +725,7 @@ impl Cycle<'_> {
         for (i, j) in jobs.iter_mut().enumerate() {
             match j.status_at {
                 None => j.status_due = true,
-                Some(at) if self.due(Some(at), STATUS_TTL_MS) => aged.push((at, i)),
+                Some(at) if self.due(Some(at), j.status_ttl) => aged.push((at, i)),
                 Some(_) => {}
             }
         }
@@ -727,24 +779,28 @@ impl Cycle<'_> {
             }
         }
         let agent = status.is_some_and(|s| s.agent.usable());
-        let fs: Result<Vec<FsInfo>, &'static str> = if agent {
-            match f.fs {
-                Some(v) => {
-                    self.memo.fsinfo.insert(g.id.clone(), (self.now, v.clone()));
-                    v
-                }
-                None => self
-                    .memo
-                    .fsinfo
-                    .get(&g.id)
-                    .map(|e| e.1.clone())
-                    .unwrap_or(Err("agent-error")),
-            }
-        } else {
+        let fresh_fs = agent && f.fs.is_some();
+        if !agent {
             self.memo.fsinfo.remove(&g.id);
+        } else if let Some(v) = f.fs {
+            let before = self.memo.fsinfo.get(&g.id).and_then(|e| e.usage);
+            let e = FsMemo {
+                at: self.now,
+                fs: v,
+                usage: before,
+                ttl: FSINFO_TTL_MS,
+            };
+            self.memo.fsinfo.insert(g.id.clone(), e);
+        }
+        let fs: Result<&[FsInfo], &'static str> = if agent {
+            self.memo
+                .fsinfo
+                .get(&g.id)
+                .map_or(Err("agent-error"), |e| e.fs.as_deref().map_err(|r| *r))
+        } else {
             Err("agent-disabled")
         };
-        let (disk, disks) = guest::vm_disk(r, fs.as_deref().ok());
+        let (disk, disks) = guest::vm_disk(r, fs.ok());
         g.disk = disk;
         g.disks = disks;
         g.disk_status_reason = if r.status != "running" {
@@ -752,12 +808,17 @@ impl Cycle<'_> {
         } else if status.is_none() {
             Some("no-status")
         } else {
-            match &fs {
-                Err(reason) => Some(*reason),
+            match fs {
+                Err(reason) => Some(reason),
                 Ok(list) => guest::fs_reason(list),
             }
         }
         .map(str::to_owned);
+        if fresh_fs && let Some(e) = self.memo.fsinfo.get_mut(&g.id) {
+            let usage = g.disk.as_ref().map(|d| d.usage);
+            e.ttl = fsinfo_ttl(g.vmid as u64, e.usage, usage);
+            e.usage = usage;
+        }
         if agent {
             let meta = match f.meta {
                 Some(m) => {
@@ -1123,6 +1184,8 @@ struct Job<'r> {
     /// Ask `status/current` this cycle (else the cached one below stands).
     status_due: bool,
     status_at: Option<i64>,
+    /// How old `status_at` may get (depends on whether the guest's memory is moving).
+    status_ttl: i64,
     vm_status: Option<Arc<QemuStatus>>,
     ct_status: Option<Arc<LxcStatus>>,
     fs_due: bool,
