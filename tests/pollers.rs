@@ -475,6 +475,17 @@ fn pve_request_count_per_cycle_is_bounded() {
     );
 }
 
+/// A PVE poller that asks only for nodes and guests (no storage, backups or disks), on a
+/// manual clock.
+fn guests_only_poller(server: &MockServer) -> (PvePoller, Arc<ManualClock>) {
+    let mut cfg = pve_config(&server.url());
+    cfg.monitor_storage = false;
+    cfg.monitor_backups = false;
+    cfg.monitor_physical_disks = Some(false);
+    let clock = Arc::new(ManualClock::at(T0));
+    (PvePoller::new(cfg, clock.clone()), clock)
+}
+
 #[test]
 fn pve_status_refreshes_rotate_in_batches() {
     // 120 running VMs (agent off): every status on the first cycle; then, for VMs whose
@@ -499,12 +510,7 @@ fn pve_status_refreshes_rotate_in_batches() {
             };
         Reply::data(data)
     });
-    let mut cfg = pve_config(&server.url());
-    cfg.monitor_storage = false;
-    cfg.monitor_backups = false;
-    cfg.monitor_physical_disks = Some(false);
-    let clock = Arc::new(ManualClock::at(T0));
-    let p = PvePoller::new(cfg, clock.clone());
+    let (p, clock) = guests_only_poller(&server);
     let status_calls = |server: &MockServer| {
         server
             .requests()
@@ -582,12 +588,7 @@ fn pve_detail_refreshes_follow_what_changes() {
                 };
             Reply::data(data)
         });
-    let mut cfg = pve_config(&server.url());
-    cfg.monitor_storage = false;
-    cfg.monitor_backups = false;
-    cfg.monitor_physical_disks = Some(false);
-    let clock = Arc::new(ManualClock::at(T0));
-    let p = PvePoller::new(cfg, clock.clone());
+    let (p, clock) = guests_only_poller(&server);
     let asked = |server: &MockServer, suffix: &str| -> Vec<u64> {
         let mut ids: Vec<u64> = server
             .requests()
