@@ -487,6 +487,91 @@ fn guests_only_poller(server: &MockServer) -> (PvePoller, Arc<ManualClock>) {
 }
 
 #[test]
+fn agent_identity_is_read_rarely_and_again_after_a_reboot() {
+    // One running VM with an agent. Interfaces every 5 min; OS and agent version every
+    // 30 min, and both at once when the resources' uptime shows the guest booted again.
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let gib = 1u64 << 30;
+    let uptime = Arc::new(AtomicU64::new(3_600));
+    let up = uptime.clone();
+    let server = MockServer::start(move |s| {
+        let p = api_path(s);
+        let data = match p {
+            "/nodes" => json!([{"node":"pve","status":"online","maxmem":gib,"mem":10}]),
+            "/cluster/resources" => json!([{"id":"qemu/100","type":"qemu","vmid":100,
+                "node":"pve","status":"running","maxmem":gib,"mem":gib / 4,
+                "uptime": up.load(Ordering::Relaxed)}]),
+            p if p.ends_with("/status/current") => {
+                json!({"status":"running","agent":1,"maxmem":gib,"balloon":gib})
+            }
+            p if p.ends_with("/agent/get-fsinfo") => json!({"result":[]}),
+            p if p.ends_with("/agent/network-get-interfaces") => json!({"result":[
+                {"name":"eth0","hardware-address":"bc:24:11:00:00:01",
+                 "ip-addresses":[{"ip-address-type":"ipv4","ip-address":"10.0.0.5","prefix":24}]}]}),
+            p if p.ends_with("/agent/get-osinfo") => {
+                json!({"result":{"id":"debian","name":"Debian GNU/Linux","version-id":"12"}})
+            }
+            p if p.ends_with("/agent/info") => json!({"result":{"version":"7.2.0"}}),
+            _ => return not_found(),
+        };
+        Reply::data(data)
+    });
+    let (p, clock) = guests_only_poller(&server);
+    let count = |server: &MockServer, suffix: &str| {
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with(suffix))
+            .count()
+    };
+    let mut prev = p.poll(None).expect("poll 0");
+    assert_eq!(count(&server, "/agent/network-get-interfaces"), 1);
+    assert_eq!(count(&server, "/agent/get-osinfo"), 1);
+    assert_eq!(count(&server, "/agent/info"), 1);
+    assert_eq!(prev.vms[0].os_name.as_deref(), Some("Debian GNU/Linux"));
+    assert_eq!(prev.vms[0].agent_version.as_deref(), Some("7.2.0"));
+    assert_eq!(prev.vms[0].ip_addresses, ["10.0.0.5"]);
+    // 29 minutes of 10 s cycles: interfaces every 5 min, identity not again.
+    server.clear();
+    for _ in 0..(29 * 6) {
+        clock.advance(10_000);
+        uptime.fetch_add(10, Ordering::Relaxed);
+        prev = p.poll(Some(&prev)).expect("poll");
+    }
+    assert_eq!(count(&server, "/agent/network-get-interfaces"), 5);
+    assert_eq!(count(&server, "/agent/get-osinfo"), 0);
+    assert_eq!(count(&server, "/agent/info"), 0);
+    assert_eq!(
+        prev.vms[0].os_name.as_deref(),
+        Some("Debian GNU/Linux"),
+        "kept between readings"
+    );
+    assert_eq!(prev.vms[0].agent_version.as_deref(), Some("7.2.0"));
+    // The guest rebooted (uptime back to 20 s) without ever being seen stopped.
+    server.clear();
+    clock.advance(10_000);
+    uptime.store(20, Ordering::Relaxed);
+    prev = p.poll(Some(&prev)).expect("poll after reboot");
+    assert_eq!(
+        count(&server, "/agent/get-osinfo"),
+        1,
+        "reboot: identity read"
+    );
+    assert_eq!(count(&server, "/agent/info"), 1);
+    assert_eq!(count(&server, "/agent/network-get-interfaces"), 1);
+    // ...and not again on the next cycles.
+    server.clear();
+    for _ in 0..6 {
+        clock.advance(10_000);
+        uptime.fetch_add(10, Ordering::Relaxed);
+        prev = p.poll(Some(&prev)).expect("poll");
+    }
+    assert_eq!(count(&server, "/agent/get-osinfo"), 0);
+    assert_eq!(count(&server, "/agent/network-get-interfaces"), 0);
+    assert_eq!(prev.vms[0].ip_addresses, ["10.0.0.5"]);
+}
+
+#[test]
 fn pve_status_refreshes_rotate_in_batches() {
     // 120 running VMs (agent off): every status on the first cycle; then, for VMs whose
     // memory holds steady, once the steady TTL (5 min less a per-VMID spread of up to 1 min)

@@ -100,12 +100,12 @@ pub struct Ctx<'a> {
 const MB: f64 = 1024.0 * 1024.0;
 const DAY_MS: f64 = 86_400_000.0;
 
-fn tags_of(g: &Guest) -> Vec<String> {
+/// Whether the guest carries `tag` (lower-case), whatever the case of its tags. Runs for
+/// every guest on every tick, so it compares in place instead of building a tag list.
+fn has_tag(g: &Guest, tag: &str) -> bool {
     g.tags
         .split([',', ';'])
-        .map(|t| t.trim().to_ascii_lowercase())
-        .filter(|t| !t.is_empty())
-        .collect()
+        .any(|t| t.trim().eq_ignore_ascii_case(tag))
 }
 
 fn pct(x: f64) -> Option<f64> {
@@ -418,8 +418,7 @@ fn guest<'a>(
     if g.template {
         return;
     }
-    let tags = tags_of(g);
-    let has = |t: &str| tags.iter().any(|x| x == t);
+    let has = |t: &str| has_tag(g, t);
     let rid = format!("{}-{}", g.instance, g.vmid);
     let r = Arc::new(Resource {
         id: rid.clone(),
@@ -462,12 +461,16 @@ fn guest<'a>(
         Some(o) => Cow::Owned(o.merged_over(&base)),
         None => base,
     };
-    let powered_off_id = format!("guest-powered-off-{rid}");
+    // Ids are built only where an observation can be made: `off` needs a resource the
+    // engine tracks, and most guests on most ticks are neither tracked nor breaching.
+    let powered_off_id = || format!("guest-powered-off-{rid}");
     if cfg.disable_all_guests || th.disabled || has("pulse-no-alerts") {
-        for m in GUEST_METRICS {
-            out.off(&r, format!("{rid}-{m}"), m, ResolvedBy::Config);
+        if out.touched(&r) {
+            for m in GUEST_METRICS {
+                out.off(&r, format!("{rid}-{m}"), m, ResolvedBy::Config);
+            }
+            out.off(&r, powered_off_id(), "powered-off", ResolvedBy::Config);
         }
-        out.off(&r, powered_off_id, "powered-off", ResolvedBy::Config);
         return;
     }
     if relaxed {
@@ -512,8 +515,15 @@ fn guest<'a>(
         if mounts.is_empty() {
             out.metric(&r, &th, "disk", disk, None, stale);
         } else {
-            out.off(&r, format!("{rid}-disk"), "disk", ResolvedBy::Recovered);
+            if out.touched(&r) {
+                out.off(&r, format!("{rid}-disk"), "disk", ResolvedBy::Recovered);
+            }
             for (i, d) in mounts {
+                let before = out.obs.len();
+                out.metric(&r, &th, "disk", pct(d.usage), None, stale);
+                let Some(o) = out.obs.get_mut(before) else {
+                    continue;
+                };
                 let mp = d.mountpoint.as_deref().filter(|m| !m.is_empty());
                 let dev = d.device.as_deref().filter(|m| !m.is_empty());
                 let label = mp
@@ -526,16 +536,12 @@ fn guest<'a>(
                 {
                     key = format!("{key}-{}", disk_key(dv, i));
                 }
-                let before = out.obs.len();
-                out.metric(&r, &th, "disk", pct(d.usage), None, stale);
-                if let Some(o) = out.obs.get_mut(before) {
-                    o.id = format!("{rid}-disk-{key}");
-                    o.disk = Some(GuestDisk {
-                        index: i,
-                        label,
-                        disk: d,
-                    });
-                }
+                o.id = format!("{rid}-disk-{key}");
+                o.disk = Some(GuestDisk {
+                    index: i,
+                    label,
+                    disk: d,
+                });
             }
         }
         out.metric(
@@ -570,7 +576,7 @@ fn guest<'a>(
             Some("MB/s"),
             stale || backup,
         );
-    } else {
+    } else if out.touched(&r) {
         // A guest that is not running has no usage worth alerting on.
         for m in GUEST_METRICS {
             out.off(&r, format!("{rid}-{m}"), m, ResolvedBy::Recovered);
@@ -581,15 +587,19 @@ fn guest<'a>(
     // always been off is intentional, not news.
     let blocked = cfg.disable_all_guests_offline || th.disable_connectivity;
     if blocked {
-        out.off(&r, powered_off_id, "powered-off", ResolvedBy::Config);
+        if out.touched(&r) {
+            out.off(&r, powered_off_id(), "powered-off", ResolvedBy::Config);
+        }
         return;
     }
     if stale {
-        out.push(&r, powered_off_id, "powered-off", 0.0, Rule::Hold);
+        if out.touched(&r) {
+            out.push(&r, powered_off_id(), "powered-off", 0.0, Rule::Hold);
+        }
         return;
     }
     let stopped = g.status == "stopped"
-        && (ctx.seen_running.contains(&rid) || (ctx.is_active)(&powered_off_id));
+        && (ctx.seen_running.contains(&rid) || (ctx.is_active)(&powered_off_id()));
     let severity = match ov {
         // An override decides the severity wholesale (blank = warning).
         Some(o) => o.powered_off_severity.as_deref().unwrap_or("warning"),
@@ -604,7 +614,10 @@ fn guest<'a>(
     } else {
         Level::Warning
     });
-    out.flag(&r, powered_off_id, "powered-off", 0.0, level, 2, || {
+    if level.is_none() && !out.touched(&r) {
+        return; // nothing to raise, nothing tracked to clear
+    }
+    out.flag(&r, powered_off_id(), "powered-off", 0.0, level, 2, || {
         format!("{} '{}' is powered off", r.resource_type, g.name)
     });
 }

@@ -24,56 +24,88 @@ pub const GUEST_METRICS: [&str; 7] = [
 pub const NODE_METRICS: [&str; 3] = ["cpu", "memory", "disk"];
 pub const STORAGE_METRICS: [&str; 4] = ["usage", "used", "total", "avail"];
 
-/// The samples of one state: guests and online nodes (cpu as percent), storages, PBS
-/// datastores. Stopped guests are recorded too (as zeros), so their charts have no gaps.
-pub fn samples(state: &State) -> Vec<(String, f64)> {
-    let mut out =
-        Vec::with_capacity((state.vms.len() + state.containers.len()) * 7 + state.nodes.len() * 3);
-    for g in state.vms.iter().chain(&state.containers) {
-        let mem = g.memory.as_ref().map_or(0.0, |m| m.usage);
-        let disk = g.disk.as_ref().map_or(0.0, |d| d.usage);
-        let values = [
-            g.cpu * 100.0,
-            mem,
-            disk,
-            g.disk_read as f64,
-            g.disk_write as f64,
-            g.network_in as f64,
-            g.network_out as f64,
-        ];
-        for (m, v) in GUEST_METRICS.iter().zip(values) {
-            out.push((series('g', m, &g.id), v));
-        }
+/// One state's samples: every series name written back to back into one reused buffer.
+/// A 5,000-guest fleet has ~35,000 series; formatting each name into its own `String`
+/// was a fifth of all allocations of the process (and the frees that go with them).
+#[derive(Default)]
+pub struct Samples {
+    names: String,
+    /// (end of the name in `names`, value)
+    items: Vec<(usize, f64)>,
+}
+
+impl Samples {
+    fn push(&mut self, kind: char, metric: &str, id: &str, value: f64) {
+        use std::fmt::Write as _;
+        // Writing into a String cannot fail.
+        let _ = write!(self.names, "{kind}|{metric}|{id}");
+        self.items.push((self.names.len(), value));
     }
-    for n in state.nodes.iter().filter(|n| n.status == "online") {
-        let values = [
-            n.cpu * 100.0,
-            n.memory.as_ref().map_or(0.0, |m| m.usage),
-            n.disk.as_ref().map_or(0.0, |d| d.usage),
-        ];
-        for (m, v) in NODE_METRICS.iter().zip(values) {
-            out.push((series('n', m, &n.id), v));
+
+    /// Fills the buffer with the samples of `state` (replacing what it held): guests and
+    /// online nodes (cpu as percent), storages, PBS datastores. Stopped guests are recorded
+    /// too (as zeros), so their charts have no gaps.
+    pub fn fill(&mut self, state: &State) {
+        self.names.clear();
+        self.items.clear();
+        for g in state.vms.iter().chain(&state.containers) {
+            let mem = g.memory.as_ref().map_or(0.0, |m| m.usage);
+            let disk = g.disk.as_ref().map_or(0.0, |d| d.usage);
+            let values = [
+                g.cpu * 100.0,
+                mem,
+                disk,
+                g.disk_read as f64,
+                g.disk_write as f64,
+                g.network_in as f64,
+                g.network_out as f64,
+            ];
+            for (m, v) in GUEST_METRICS.iter().zip(values) {
+                self.push('g', m, &g.id, v);
+            }
         }
-    }
-    for s in &state.storage {
-        let values = [s.usage, s.used as f64, s.total as f64, s.avail as f64];
-        for (m, v) in STORAGE_METRICS.iter().zip(values) {
-            out.push((series('s', m, &s.id), v));
+        for n in state.nodes.iter().filter(|n| n.status == "online") {
+            let values = [
+                n.cpu * 100.0,
+                n.memory.as_ref().map_or(0.0, |m| m.usage),
+                n.disk.as_ref().map_or(0.0, |d| d.usage),
+            ];
+            for (m, v) in NODE_METRICS.iter().zip(values) {
+                self.push('n', m, &n.id, v);
+            }
         }
-    }
-    for p in &state.pbs {
-        for d in p.datastores.iter().flatten() {
-            let id = format!("{}-{}", p.id, d.name);
-            for (m, v) in [
-                ("usage", d.usage),
-                ("used", d.used as f64),
-                ("total", d.total as f64),
-            ] {
-                out.push((series('d', m, &id), v));
+        for s in &state.storage {
+            let values = [s.usage, s.used as f64, s.total as f64, s.avail as f64];
+            for (m, v) in STORAGE_METRICS.iter().zip(values) {
+                self.push('s', m, &s.id, v);
+            }
+        }
+        for p in &state.pbs {
+            for d in p.datastores.iter().flatten() {
+                let id = format!("{}-{}", p.id, d.name);
+                for (m, v) in [
+                    ("usage", d.usage),
+                    ("used", d.used as f64),
+                    ("total", d.total as f64),
+                ] {
+                    self.push('d', m, &id, v);
+                }
             }
         }
     }
-    out
+
+    /// (series name, value) pairs, in the order they were filled.
+    pub fn pairs(&self) -> Vec<(&str, f64)> {
+        let mut start = 0;
+        self.items
+            .iter()
+            .map(|&(end, v)| {
+                let name = &self.names[start..end];
+                start = end;
+                (name, v)
+            })
+            .collect()
+    }
 }
 
 /// States closer together than this (by `last_update`) are recorded once. A fleet of
@@ -98,10 +130,11 @@ impl Recorder {
         std::thread::Builder::new()
             .name("history".into())
             .spawn(move || {
+                let mut samples = Samples::default();
                 for state in rx {
-                    let samples = samples(&state);
+                    samples.fill(&state);
                     let mut h = history.lock().unwrap_or_else(|p| p.into_inner());
-                    if let Err(e) = h.record(state.last_update, &samples) {
+                    if let Err(e) = h.record(state.last_update, &samples.pairs()) {
                         tracing::error!(error = %e, "history write failed");
                     }
                 }
@@ -141,6 +174,40 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Guest, Node};
+
+    #[test]
+    fn samples_name_every_series_of_a_state() {
+        let g = |id: &str, cpu: f64| {
+            Arc::new(Guest {
+                id: id.into(),
+                cpu,
+                ..Default::default()
+            })
+        };
+        let state = State {
+            vms: vec![g("pve-a-100", 0.5)],
+            containers: vec![g("pve-a-200", 0.25)],
+            nodes: vec![Node {
+                id: "pve-a".into(),
+                status: "online".into(),
+                cpu: 0.1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let mut s = Samples::default();
+        // Filled twice: the second fill replaces the first.
+        s.fill(&State::default());
+        s.fill(&state);
+        let pairs = s.pairs();
+        assert_eq!(pairs.len(), 2 * 7 + 3);
+        assert_eq!(pairs[0], ("g|cpu|pve-a-100", 50.0));
+        assert_eq!(pairs[6].0, "g|netout|pve-a-100");
+        assert_eq!(pairs[7], ("g|cpu|pve-a-200", 25.0));
+        assert_eq!(pairs[14].0, series('n', "cpu", "pve-a"));
+        assert!((pairs[14].1 - 10.0).abs() < 1e-9);
+    }
 
     #[test]
     fn close_publishes_are_recorded_once() {

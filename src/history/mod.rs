@@ -151,7 +151,11 @@ impl History {
 
     /// Records one tick of samples at `now` in one write transaction. Non-finite values are
     /// skipped (a NaN never reaches a chart).
-    pub fn record(&mut self, now: i64, samples: &[(String, f64)]) -> Result<(), StoreError> {
+    pub fn record<N: AsRef<str>>(
+        &mut self,
+        now: i64,
+        samples: &[(N, f64)],
+    ) -> Result<(), StoreError> {
         let db = self.store.clone();
         let tx = db.database().begin_write().map_err(StoreError::db)?;
         {
@@ -172,7 +176,7 @@ impl History {
                 if !value.is_finite() {
                     continue;
                 }
-                let index = self.index_for(name, now, &mut series_t)? as usize;
+                let index = self.index_for(name.as_ref(), now, &mut series_t)? as usize;
                 for acc in self.acc.iter_mut() {
                     if acc.len() <= index {
                         acc.resize(index + 1, EMPTY_ACC);
@@ -400,7 +404,7 @@ mod tests {
         let mut now = T0;
         for i in 0..120 {
             let v = if i == 37 { 95.0 } else { 10.0 };
-            h.record(now, &[("g|cpu|vm1".into(), v)]).unwrap();
+            h.record(now, &[("g|cpu|vm1", v)]).unwrap();
             now += 10_000;
         }
         let raw = h.query(&["g|cpu|vm1"], 3_600_000, now).unwrap();
@@ -427,19 +431,13 @@ mod tests {
                 } else {
                     20.0 + (i % 7) as f64
                 };
-                h.record(
-                    now,
-                    &[("n|cpu|pve1".into(), v), ("s|used|local".into(), 1e12)],
-                )
-                .unwrap();
+                h.record(now, &[("n|cpu|pve1", v), ("s|used|local", 1e12)])
+                    .unwrap();
                 now += 300_000;
             }
             for _ in 0..360 {
-                h.record(
-                    now,
-                    &[("n|cpu|pve1".into(), 30.0), ("s|used|local".into(), 1e12)],
-                )
-                .unwrap();
+                h.record(now, &[("n|cpu|pve1", 30.0), ("s|used|local", 1e12)])
+                    .unwrap();
                 now += 10_000;
             }
         }
@@ -489,7 +487,7 @@ mod tests {
         }
         assert_eq!(h.series_count(), 1);
         // ...and a new series reusing its index does not inherit its history.
-        h.record(now, &[("g|cpu|new".into(), 5.0)]).unwrap();
+        h.record(now, &[("g|cpu|new", 5.0)]).unwrap();
         let q = h.query(&["g|cpu|new"], 30 * DAY, now + 1).unwrap();
         assert!(
             q["g|cpu|new"].iter().all(|p| p.avg == 5.0),
@@ -543,15 +541,8 @@ mod tests {
     fn non_finite_values_are_skipped() {
         let dir = tempdir();
         let mut h = open(dir.path(), T0);
-        h.record(
-            T0,
-            &[
-                ("a".into(), f64::NAN),
-                ("b".into(), f64::INFINITY),
-                ("c".into(), 1.0),
-            ],
-        )
-        .unwrap();
+        h.record(T0, &[("a", f64::NAN), ("b", f64::INFINITY), ("c", 1.0)])
+            .unwrap();
         let q = h.query(&["a", "b", "c"], 3_600_000, T0).unwrap();
         assert_eq!(q.len(), 1);
         assert_eq!(q["c"][0].avg, 1.0);

@@ -7,9 +7,10 @@
 use super::clock::Clock;
 use super::config::{Conn, LazyClient, PveInstanceConfig, failure, stopped_answering};
 use super::endpoints::Endpoints;
+use super::map::fs::{FsSummary, summarize};
 use super::map::{backups, ceph, disks, guest, node, replication, storage};
 use super::scheduler::Category;
-use crate::model::{Guest, GuestNetworkInterface, Node, PveBackups, State, Storage};
+use crate::model::{Disk, Guest, GuestNetworkInterface, Node, PveBackups, State, Storage};
 use crate::monitor::{InstancePoller, PollFailure};
 use crate::proxmox::pve::{GuestKind, ResourceType};
 use crate::proxmox::types::pve::{
@@ -21,8 +22,16 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-/// Guest-agent network/OS/version data changes rarely: refreshed at most this often per guest.
+/// A guest's agent-reported interfaces and addresses: refreshed at most this often per guest
+/// (and at once after the guest booted).
 pub const AGENT_META_TTL_MS: i64 = 5 * 60_000;
+/// A guest's OS name/version and agent version change with an upgrade, and nearly always a
+/// reboot comes with it (which brings the refresh forward): two calls per guest are not
+/// worth making every 5 minutes.
+pub const AGENT_IDENT_TTL_MS: i64 = 30 * 60_000;
+/// A guest whose boot (now − uptime) lies more than this after a reading has rebooted since
+/// (the slack absorbs the resources' uptime granularity and age).
+const REBOOT_SLACK_MS: i64 = 60_000;
 /// Filesystem usage from the agent: refreshed this often per guest while it matters — the
 /// fullest filesystem set is at least `FS_WATCH_USAGE` % full, or its usage moved by
 /// `FS_WATCH_MOVE` points or more since the reading before, or there is no reading yet...
@@ -61,13 +70,40 @@ const LXC_TIMEOUT: Duration = Duration::from_secs(5);
 const CEPH_TIMEOUT: Duration = Duration::from_secs(15);
 const RRD_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// A VM's agent-reported interfaces and addresses.
 #[derive(Debug, Clone, Default)]
-struct AgentMeta {
+struct AgentNet {
     interfaces: Vec<GuestNetworkInterface>,
     ips: Vec<String>,
+}
+
+/// A VM's agent-reported OS and agent version.
+#[derive(Debug, Clone, Default)]
+struct AgentIdent {
     os_name: Option<String>,
     os_version: Option<String>,
     agent_version: Option<String>,
+}
+
+/// What the agent reported besides filesystems, with when each part was read.
+#[derive(Default)]
+struct AgentMemo {
+    net_at: Option<i64>,
+    net: AgentNet,
+    ident_at: Option<i64>,
+    ident: AgentIdent,
+}
+
+/// A CT's network and disk entries worked out from its cached status and config, with the
+/// sample times they were worked out from (recomputed only when one of those changes).
+struct CtDerived {
+    from: (Option<i64>, Option<i64>),
+    /// From `diskinfo`, or one synthetic root entry whose figures come from the cycle's
+    /// aggregate disk (`synthetic_root`).
+    disks: Vec<Disk>,
+    synthetic_root: bool,
+    nics: Vec<GuestNetworkInterface>,
+    ips: Vec<String>,
 }
 
 /// A VM's last `status/current` with its sample time and the `/cluster/resources` `mem`
@@ -85,10 +121,11 @@ struct LxcExtra {
     interfaces: Vec<LxcInterface>,
 }
 
-/// A VM's last agent filesystem reading and when the next one is due.
+/// A VM's last agent filesystem reading (summarized once, when it arrives) and when the
+/// next one is due.
 struct FsMemo {
     at: i64,
-    fs: Result<Vec<FsInfo>, &'static str>,
+    fs: Result<FsSummary, &'static str>,
     /// Usage (%) of the guest's disk summary from this reading.
     usage: Option<f64>,
     ttl: i64,
@@ -120,7 +157,8 @@ struct Memo {
     last_online: HashMap<String, i64>,
     node_rrd: HashMap<String, (i64, Option<node::RrdMemory>)>,
     fsinfo: HashMap<String, FsMemo>,
-    agent_meta: HashMap<String, (i64, AgentMeta)>,
+    agent_meta: HashMap<String, AgentMemo>,
+    ct_derived: HashMap<String, CtDerived>,
     lxc: HashMap<String, (i64, LxcExtra)>,
     vm_status: HashMap<String, VmStatusEntry>,
     ct_status: HashMap<String, (i64, Arc<LxcStatus>)>,
@@ -614,6 +652,11 @@ impl Cycle<'_> {
                     )
                 };
                 let fs = self.memo.fsinfo.get(&id);
+                let meta = self.memo.agent_meta.get(&id);
+                let booted_at = self.now - r.uptime as i64 * 1000;
+                let stale = |at: Option<i64>, ttl: i64| {
+                    self.due(at, ttl) || at.is_some_and(|at| booted_at > at + REBOOT_SLACK_MS)
+                };
                 Job {
                     r,
                     status_due: false,
@@ -622,10 +665,8 @@ impl Cycle<'_> {
                     vm_status,
                     ct_status,
                     fs_due: self.due(fs.map(|e| e.at), fs.map_or(0, |e| e.ttl)),
-                    meta_due: self.due(
-                        self.memo.agent_meta.get(&id).map(|e| e.0),
-                        AGENT_META_TTL_MS,
-                    ),
+                    net_due: stale(meta.and_then(|m| m.net_at), AGENT_META_TTL_MS),
+                    ident_due: stale(meta.and_then(|m| m.ident_at), AGENT_IDENT_TTL_MS),
                     extra_due: self.due(self.memo.lxc.get(&id).map(|e| e.0), LXC_CONFIG_TTL_MS),
                     id,
                 }
@@ -658,6 +699,7 @@ impl Cycle<'_> {
         self.memo.rates.retain(|id| seen.contains(id));
         self.memo.fsinfo.retain(|id, _| seen.contains(id));
         self.memo.agent_meta.retain(|id, _| seen.contains(id));
+        self.memo.ct_derived.retain(|id, _| seen.contains(id));
         self.memo.lxc.retain(|id, _| seen.contains(id));
         self.memo.vm_status.retain(|id, _| seen.contains(id));
         self.memo.ct_status.retain(|id, _| seen.contains(id));
@@ -786,17 +828,17 @@ impl Cycle<'_> {
             let before = self.memo.fsinfo.get(&g.id).and_then(|e| e.usage);
             let e = FsMemo {
                 at: self.now,
-                fs: v,
+                fs: v.map(|list| summarize(&list)),
                 usage: before,
                 ttl: FSINFO_TTL_MS,
             };
             self.memo.fsinfo.insert(g.id.clone(), e);
         }
-        let fs: Result<&[FsInfo], &'static str> = if agent {
+        let fs: Result<&FsSummary, &'static str> = if agent {
             self.memo
                 .fsinfo
                 .get(&g.id)
-                .map_or(Err("agent-error"), |e| e.fs.as_deref().map_err(|r| *r))
+                .map_or(Err("agent-error"), |e| e.fs.as_ref().map_err(|r| *r))
         } else {
             Err("agent-disabled")
         };
@@ -810,7 +852,7 @@ impl Cycle<'_> {
         } else {
             match fs {
                 Err(reason) => Some(reason),
-                Ok(list) => guest::fs_reason(list),
+                Ok(summary) => guest::fs_reason(summary),
             }
         }
         .map(str::to_owned);
@@ -820,25 +862,26 @@ impl Cycle<'_> {
             e.usage = usage;
         }
         if agent {
-            let meta = match f.meta {
-                Some(m) => {
-                    self.memo
-                        .agent_meta
-                        .insert(g.id.clone(), (self.now, m.clone()));
-                    m
-                }
-                None => self
-                    .memo
+            if !self.memo.agent_meta.contains_key(&g.id) {
+                self.memo
                     .agent_meta
-                    .get(&g.id)
-                    .map(|e| e.1.clone())
-                    .unwrap_or_default(),
-            };
-            g.network_interfaces = meta.interfaces;
-            g.ip_addresses = meta.ips;
-            g.os_name = meta.os_name;
-            g.os_version = meta.os_version;
-            g.agent_version = meta.agent_version;
+                    .insert(g.id.clone(), AgentMemo::default());
+            }
+            if let Some(m) = self.memo.agent_meta.get_mut(&g.id) {
+                if let Some(net) = f.net {
+                    m.net_at = Some(self.now);
+                    m.net = net;
+                }
+                if let Some(ident) = f.ident {
+                    m.ident_at = Some(self.now);
+                    m.ident = ident;
+                }
+                g.network_interfaces = m.net.interfaces.clone();
+                g.ip_addresses = m.net.ips.clone();
+                g.os_name = m.ident.os_name.clone();
+                g.os_version = m.ident.os_version.clone();
+                g.agent_version = m.ident.agent_version.clone();
+            }
         } else {
             self.memo.agent_meta.remove(&g.id);
         }
@@ -851,42 +894,58 @@ impl Cycle<'_> {
     }
 
     fn refine_ct(&mut self, r: &ClusterResource, g: &mut Guest, running: bool, f: Fetched) {
-        let status: Option<Arc<LxcStatus>> = match f.ct {
-            Some(s) => {
-                let s = Arc::new(s);
-                self.memo
-                    .ct_status
-                    .insert(g.id.clone(), (self.now, s.clone()));
-                Some(s)
-            }
-            None if running => self.memo.ct_status.get(&g.id).map(|e| e.1.clone()),
-            None => {
-                self.memo.ct_status.remove(&g.id);
-                None
-            }
-        };
-        let status = status.as_deref();
-        let extra = match f.extra {
-            Some(e) => {
-                self.memo.lxc.insert(g.id.clone(), (self.now, e.clone()));
-                e
-            }
-            None if running => self
-                .memo
-                .lxc
-                .get(&g.id)
-                .map(|e| e.1.clone())
-                .unwrap_or_default(),
-            None => LxcExtra::default(),
-        };
-        let base = g.disk.clone().unwrap_or_default();
-        g.disks = guest::lxc_disks(&base, status, extra.config.as_ref());
-        if running {
-            let (nics, ips) = guest::lxc_network(status, extra.config.as_ref(), &extra.interfaces);
-            g.network_interfaces = nics;
-            g.ip_addresses = ips;
-            self.rates(g, guest::counters(r));
+        let memo = &mut self.memo;
+        if let Some(s) = f.ct {
+            memo.ct_status.insert(g.id.clone(), (self.now, Arc::new(s)));
+        } else if !running {
+            // A guest that is not running forgets its status, so a restart is asked at once.
+            memo.ct_status.remove(&g.id);
         }
+        if let Some(e) = f.extra {
+            memo.lxc.insert(g.id.clone(), (self.now, e));
+        }
+        let base = g.disk.clone().unwrap_or_default();
+        if !running {
+            g.disks = guest::lxc_disks(&base, None, None);
+            guest::zero_if_not_running(g);
+            return;
+        }
+        let status = memo.ct_status.get(&g.id);
+        let extra = memo.lxc.get(&g.id);
+        let from = (status.map(|e| e.0), extra.map(|e| e.0));
+        if memo.ct_derived.get(&g.id).is_none_or(|d| d.from != from) {
+            let status = status.map(|e| e.1.as_ref());
+            let config = extra.and_then(|e| e.1.config.as_ref());
+            let ifaces = extra.map_or(&[][..], |e| e.1.interfaces.as_slice());
+            let synthetic_root = status.is_none_or(|s| s.diskinfo.is_empty());
+            let (nics, ips) = guest::lxc_network(status, config, ifaces);
+            let d = CtDerived {
+                from,
+                disks: guest::lxc_disks(&Disk::default(), status, config),
+                synthetic_root,
+                nics,
+                ips,
+            };
+            memo.ct_derived.insert(g.id.clone(), d);
+        }
+        if let Some(d) = memo.ct_derived.get(&g.id) {
+            g.disks = if d.synthetic_root {
+                d.disks
+                    .iter()
+                    .map(|root| Disk {
+                        mountpoint: root.mountpoint.clone(),
+                        kind: root.kind.clone(),
+                        device: root.device.clone(),
+                        ..base.clone()
+                    })
+                    .collect()
+            } else {
+                d.disks.clone()
+            };
+            g.network_interfaces = d.nics.clone();
+            g.ip_addresses = d.ips.clone();
+        }
+        self.rates(g, guest::counters(r));
         guest::zero_if_not_running(g);
     }
 
@@ -1189,7 +1248,9 @@ struct Job<'r> {
     vm_status: Option<Arc<QemuStatus>>,
     ct_status: Option<Arc<LxcStatus>>,
     fs_due: bool,
-    meta_due: bool,
+    /// Agent interfaces / OS and agent version due this cycle.
+    net_due: bool,
+    ident_due: bool,
     extra_due: bool,
 }
 
@@ -1198,7 +1259,8 @@ struct Job<'r> {
 struct Fetched {
     vm: Option<QemuStatus>,
     fs: Option<Result<Vec<FsInfo>, &'static str>>,
-    meta: Option<AgentMeta>,
+    net: Option<AgentNet>,
+    ident: Option<AgentIdent>,
     ct: Option<LxcStatus>,
     extra: Option<LxcExtra>,
 }
@@ -1259,11 +1321,13 @@ fn fetch_one(api: &PveClient, job: &Job<'_>) -> Fetched {
             api.agent_fsinfo(&r.node, vmid, Some(FSINFO_TIMEOUT))
                 .map_err(|e| guest::agent_failure_reason(&e))
         });
-        let meta = (agent && job.meta_due).then(|| fetch_meta(api, &r.node, vmid));
+        let net = (agent && job.net_due).then(|| fetch_net(api, &r.node, vmid));
+        let ident = (agent && job.ident_due).then(|| fetch_ident(api, &r.node, vmid));
         Fetched {
             vm,
             fs,
-            meta,
+            net,
+            ident,
             ..Default::default()
         }
     } else {
@@ -1283,11 +1347,16 @@ fn fetch_one(api: &PveClient, job: &Job<'_>) -> Fetched {
     }
 }
 
-fn fetch_meta(api: &PveClient, node: &str, vmid: u64) -> AgentMeta {
-    let mut m = AgentMeta::default();
+fn fetch_net(api: &PveClient, node: &str, vmid: u64) -> AgentNet {
+    let mut m = AgentNet::default();
     if let Ok(ifs) = api.agent_network_interfaces(node, vmid, Some(AGENT_TIMEOUT)) {
         (m.interfaces, m.ips) = guest::agent_network(&ifs);
     }
+    m
+}
+
+fn fetch_ident(api: &PveClient, node: &str, vmid: u64) -> AgentIdent {
+    let mut m = AgentIdent::default();
     if let Ok(os) = api.agent_osinfo(node, vmid, Some(AGENT_TIMEOUT)) {
         (m.os_name, m.os_version) = guest::os_name_version(&os);
     }

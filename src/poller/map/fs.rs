@@ -38,25 +38,33 @@ const SPECIAL: &[&str] = &[
 const NETWORK_OR_FUSE: &[&str] = &["fuse", "9p", "nfs", "cifs", "smb"];
 const SKIP_PREFIX: &[&str] = &["/dev", "/proc", "/sys", "/run", "/var/lib/docker", "/snap"];
 
+/// Whether `hay` contains `needle` (lower-case ASCII), ignoring ASCII case. Allocation-free:
+/// it runs for every filesystem of every agent reading.
+fn contains_ci(hay: &str, needle: &str) -> bool {
+    hay.as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
 /// Read-only image filesystems (also used to drop such storages).
 pub fn is_read_only_type(kind: &str) -> bool {
-    let k = kind.to_ascii_lowercase();
-    READ_ONLY.iter().any(|r| k.contains(r))
+    READ_ONLY.iter().any(|r| contains_ci(kind, r))
 }
 
 /// Whether a filesystem is left out of the VM's disk totals.
 pub fn skipped(fs: &FsInfo) -> bool {
-    let kind = fs.kind.to_ascii_lowercase();
+    let kind = fs.kind.as_str();
     let total = fs.total_bytes.unwrap_or(0);
     let used = fs.used_bytes.unwrap_or(0);
     let mp = fs.mountpoint.as_str();
-    is_read_only_type(&kind)
-        || (kind == "overlay" && used >= total)
-        || SPECIAL.contains(&kind.as_str())
-        || NETWORK_OR_FUSE.iter().any(|n| kind.contains(n))
-        || SKIP_PREFIX
-            .iter()
-            .any(|p| mp == *p || mp.starts_with(&format!("{p}/")))
+    is_read_only_type(kind)
+        || (kind.eq_ignore_ascii_case("overlay") && used >= total)
+        || SPECIAL.iter().any(|s| kind.eq_ignore_ascii_case(s))
+        || NETWORK_OR_FUSE.iter().any(|n| contains_ci(kind, n))
+        || SKIP_PREFIX.iter().any(|p| {
+            mp.strip_prefix(p)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
         || mp == "/boot/efi"
         || mp.contains("System Reserved")
         || total == 0
@@ -184,6 +192,13 @@ mod tests {
             "prefix is per path segment"
         );
         assert!(skipped(&fs("E:\\System Reserved", "NTFS", 10, 5, "")));
+        // Types match whatever their case.
+        assert!(skipped(&fs("/t", "TMPFS", 10, 1, "")));
+        assert!(skipped(&fs("/m", "NFS4", 10, 1, "")));
+        assert!(skipped(&fs("/c", "ISO9660", 10, 10, "")));
+        assert!(skipped(&fs("/o", "Overlay", 10, 10, "")));
+        assert!(skipped(&fs("/dev", "ext4", 10, 1, "")));
+        assert!(!skipped(&fs("/data", "XFS", 10, 1, "")));
     }
 
     #[test]

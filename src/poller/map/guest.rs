@@ -2,12 +2,12 @@
 //! calls made only for running guests: VM `status/current` (§5.3), guest-agent data, CT
 //! `status/current` + config (§5.6).
 
-use super::fs::{FsSummary, summarize};
+use super::fs::FsSummary;
 use super::{finite, pct};
 use crate::model::{Disk, Guest, GuestNetworkInterface, Memory};
 use crate::proxmox::types::pve::{
-    AgentInfo, AgentInterface, ClusterResource, FsInfo, GuestListItem, LxcConfig, LxcInterface,
-    LxcStatus, OsInfo, QemuStatus,
+    AgentInfo, AgentInterface, ClusterResource, GuestListItem, LxcConfig, LxcInterface, LxcStatus,
+    OsInfo, QemuStatus,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -170,7 +170,7 @@ pub fn vm_memory(r: &ClusterResource, s: Option<&QemuStatus>, running: bool) -> 
 }
 
 /// VM disk: allocated size, with usage −1 ("unknown") unless the agent reported filesystems.
-pub fn vm_disk(r: &ClusterResource, fs: Option<&[FsInfo]>) -> (Option<Disk>, Vec<Disk>) {
+pub fn vm_disk(r: &ClusterResource, fs: Option<&FsSummary>) -> (Option<Disk>, Vec<Disk>) {
     let total = r.maxdisk;
     let used = r.disk.min(total);
     let unknown = Disk {
@@ -192,8 +192,12 @@ pub fn vm_disk(r: &ClusterResource, fs: Option<&[FsInfo]>) -> (Option<Disk>, Vec
         }
         return (Some(d), Vec::new());
     };
-    match summarize(fs) {
-        FsSummary::Usage { total, used, disks } => (
+    match fs {
+        &FsSummary::Usage {
+            total,
+            used,
+            ref disks,
+        } => (
             Some(Disk {
                 total,
                 used,
@@ -201,7 +205,7 @@ pub fn vm_disk(r: &ClusterResource, fs: Option<&[FsInfo]>) -> (Option<Disk>, Vec
                 usage: pct(used, total),
                 ..Default::default()
             }),
-            disks,
+            disks.clone(),
         ),
         FsSummary::OnlySpecial => {
             let mut d = unknown;
@@ -215,8 +219,8 @@ pub fn vm_disk(r: &ClusterResource, fs: Option<&[FsInfo]>) -> (Option<Disk>, Vec
 }
 
 /// Why a running VM with an agent has no disk usage (`None` = it has).
-pub fn fs_reason(list: &[FsInfo]) -> Option<&'static str> {
-    match summarize(list) {
+pub fn fs_reason(summary: &FsSummary) -> Option<&'static str> {
+    match summary {
         FsSummary::Usage { .. } => None,
         FsSummary::OnlySpecial => Some("special-filesystems-only"),
         FsSummary::Empty => Some("no-filesystems"),
@@ -505,6 +509,8 @@ pub fn lxc_network(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::poller::map::fs::summarize;
+    use crate::proxmox::types::pve::FsInfo;
     use crate::proxmox::types::pve::{AgentIfStats, AgentIpAddress, GuestMemInfo, LxcDiskInfo};
 
     fn res(kind: &str, vmid: u64, status: &str) -> ClusterResource {
@@ -555,9 +561,12 @@ mod tests {
             used_bytes: Some(1),
             ..Default::default()
         };
-        assert_eq!(fs_reason(&[fs("ext4")]), None);
-        assert_eq!(fs_reason(&[fs("tmpfs")]), Some("special-filesystems-only"));
-        assert_eq!(fs_reason(&[]), Some("no-filesystems"));
+        assert_eq!(fs_reason(&summarize(&[fs("ext4")])), None);
+        assert_eq!(
+            fs_reason(&summarize(&[fs("tmpfs")])),
+            Some("special-filesystems-only")
+        );
+        assert_eq!(fs_reason(&summarize(&[])), Some("no-filesystems"));
         let agent = ProxmoxError::Agent {
             path: "/a".into(),
             message: "CommandNotFound: x".into(),
@@ -680,7 +689,7 @@ mod tests {
             used_bytes: Some(1000),
             ..Default::default()
         }];
-        let (d, disks) = vm_disk(&r, Some(&fs));
+        let (d, disks) = vm_disk(&r, Some(&summarize(&fs)));
         let d = d.unwrap();
         assert_eq!((d.total, d.used, d.usage), (4000, 1000, 25.0));
         assert_eq!(disks[0].device.as_deref(), Some("root-filesystem"));
