@@ -255,7 +255,7 @@ fn pve_guests_templates_zeroing_agent_and_ct_details() {
     assert_eq!(vm.disks.len(), 1);
     assert_eq!(vm.disks[0].device.as_deref(), Some("/dev/sda1"));
     assert_eq!(
-        vm.ip_addresses,
+        *vm.ip_addresses,
         [
             "10.1.2.3",
             "10.10.2.3",
@@ -287,7 +287,7 @@ fn pve_guests_templates_zeroing_agent_and_ct_details() {
         ct.disks[0].device.as_deref(),
         Some("local-lvm:vm-102-disk-0")
     );
-    assert_eq!(ct.ip_addresses, ["192.168.1.50"]);
+    assert_eq!(*ct.ip_addresses, ["192.168.1.50"]);
     assert_eq!(
         ct.network_interfaces[0].mac.as_deref(),
         Some("BC:24:11:00:00:01")
@@ -530,7 +530,7 @@ fn agent_identity_is_read_rarely_and_again_after_a_reboot() {
     assert_eq!(count(&server, "/agent/info"), 1);
     assert_eq!(prev.vms[0].os_name.as_deref(), Some("Debian GNU/Linux"));
     assert_eq!(prev.vms[0].agent_version.as_deref(), Some("7.2.0"));
-    assert_eq!(prev.vms[0].ip_addresses, ["10.0.0.5"]);
+    assert_eq!(*prev.vms[0].ip_addresses, ["10.0.0.5"]);
     // 29 minutes of 10 s cycles: interfaces every 5 min, identity not again.
     server.clear();
     for _ in 0..(29 * 6) {
@@ -568,7 +568,7 @@ fn agent_identity_is_read_rarely_and_again_after_a_reboot() {
     }
     assert_eq!(count(&server, "/agent/get-osinfo"), 0);
     assert_eq!(count(&server, "/agent/network-get-interfaces"), 0);
-    assert_eq!(prev.vms[0].ip_addresses, ["10.0.0.5"]);
+    assert_eq!(*prev.vms[0].ip_addresses, ["10.0.0.5"]);
 }
 
 #[test]

@@ -751,7 +751,8 @@ fn per_filesystem_disk_alerts() {
     g.disks = vec![
         fs("/", "/dev/sda1", 50.0),
         fs("/var/Log Data", "/dev/sdb1", 96.0),
-    ];
+    ]
+    .into();
     let mut e = Engine::default();
     let ev = e.evaluate(&state(vec![g.clone()]), &c, T0);
     assert_eq!(
@@ -770,7 +771,7 @@ fn per_filesystem_disk_alerts() {
     assert_eq!(super::rules::disk_key("/", 0), "root");
     assert_eq!(super::rules::disk_key("--", 3), "disk-3");
     // Without per-filesystem data the aggregate applies.
-    g.disks.clear();
+    g.disks = Default::default();
     g.disk = Some(fs("", "", 93.0));
     let ev = e.evaluate(&state(vec![g]), &c, T0 + 10 * SEC);
     assert_eq!(raised(&ev)[0].0, "pve-101-disk");

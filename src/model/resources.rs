@@ -4,6 +4,7 @@
 
 use super::time::{rfc3339, rfc3339_opt};
 use serde::Serialize;
+use std::sync::Arc;
 
 fn is_false(b: &bool) -> bool {
     !*b
@@ -129,6 +130,10 @@ pub struct Node {
 
 /// A QEMU VM (`type: "qemu"`) or LXC container (`type: "lxc"`); containers never carry the
 /// agent-only fields, so those stay `None` and are omitted.
+fn no_items<T>(list: &Arc<[T]>) -> bool {
+    list.is_empty()
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Guest {
@@ -149,20 +154,23 @@ pub struct Guest {
     pub maxmem: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disk: Option<Disk>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub disks: Vec<Disk>,
+    // The lists and texts below come from slower-cadence readings (agent, CT status and
+    // config) and are shared (`Arc`) with the poller's cache: a cycle hands them on by
+    // reference count instead of copying every interface, address and name per guest.
+    #[serde(skip_serializing_if = "no_items")]
+    pub disks: Arc<[Disk]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disk_status_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub os_name: Option<String>,
+    pub os_name: Option<Arc<str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub os_version: Option<String>,
+    pub os_version: Option<Arc<str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub agent_version: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub network_interfaces: Vec<GuestNetworkInterface>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub ip_addresses: Vec<String>,
+    pub agent_version: Option<Arc<str>>,
+    #[serde(skip_serializing_if = "no_items")]
+    pub network_interfaces: Arc<[GuestNetworkInterface]>,
+    #[serde(skip_serializing_if = "no_items")]
+    pub ip_addresses: Arc<[String]>,
     /// Bytes per second, from counter deltas.
     pub network_in: u64,
     pub network_out: u64,

@@ -73,16 +73,16 @@ const RRD_TIMEOUT: Duration = Duration::from_secs(2);
 /// A VM's agent-reported interfaces and addresses.
 #[derive(Debug, Clone, Default)]
 struct AgentNet {
-    interfaces: Vec<GuestNetworkInterface>,
-    ips: Vec<String>,
+    interfaces: Arc<[GuestNetworkInterface]>,
+    ips: Arc<[String]>,
 }
 
 /// A VM's agent-reported OS and agent version.
 #[derive(Debug, Clone, Default)]
 struct AgentIdent {
-    os_name: Option<String>,
-    os_version: Option<String>,
-    agent_version: Option<String>,
+    os_name: Option<Arc<str>>,
+    os_version: Option<Arc<str>>,
+    agent_version: Option<Arc<str>>,
 }
 
 /// What the agent reported besides filesystems, with when each part was read.
@@ -100,10 +100,10 @@ struct CtDerived {
     from: (Option<i64>, Option<i64>),
     /// From `diskinfo`, or one synthetic root entry whose figures come from the cycle's
     /// aggregate disk (`synthetic_root`).
-    disks: Vec<Disk>,
+    disks: Arc<[Disk]>,
     synthetic_root: bool,
-    nics: Vec<GuestNetworkInterface>,
-    ips: Vec<String>,
+    nics: Arc<[GuestNetworkInterface]>,
+    ips: Arc<[String]>,
 }
 
 /// A VM's last `status/current` with its sample time and the `/cluster/resources` `mem`
@@ -906,7 +906,7 @@ impl Cycle<'_> {
         }
         let base = g.disk.clone().unwrap_or_default();
         if !running {
-            g.disks = guest::lxc_disks(&base, None, None);
+            g.disks = guest::lxc_disks(&base, None, None).into();
             guest::zero_if_not_running(g);
             return;
         }
@@ -921,10 +921,10 @@ impl Cycle<'_> {
             let (nics, ips) = guest::lxc_network(status, config, ifaces);
             let d = CtDerived {
                 from,
-                disks: guest::lxc_disks(&Disk::default(), status, config),
+                disks: guest::lxc_disks(&Disk::default(), status, config).into(),
                 synthetic_root,
-                nics,
-                ips,
+                nics: nics.into(),
+                ips: ips.into(),
             };
             memo.ct_derived.insert(g.id.clone(), d);
         }
@@ -1350,7 +1350,8 @@ fn fetch_one(api: &PveClient, job: &Job<'_>) -> Fetched {
 fn fetch_net(api: &PveClient, node: &str, vmid: u64) -> AgentNet {
     let mut m = AgentNet::default();
     if let Ok(ifs) = api.agent_network_interfaces(node, vmid, Some(AGENT_TIMEOUT)) {
-        (m.interfaces, m.ips) = guest::agent_network(&ifs);
+        let (interfaces, ips) = guest::agent_network(&ifs);
+        (m.interfaces, m.ips) = (interfaces.into(), ips.into());
     }
     m
 }
@@ -1358,10 +1359,11 @@ fn fetch_net(api: &PveClient, node: &str, vmid: u64) -> AgentNet {
 fn fetch_ident(api: &PveClient, node: &str, vmid: u64) -> AgentIdent {
     let mut m = AgentIdent::default();
     if let Ok(os) = api.agent_osinfo(node, vmid, Some(AGENT_TIMEOUT)) {
-        (m.os_name, m.os_version) = guest::os_name_version(&os);
+        let (name, version) = guest::os_name_version(&os);
+        (m.os_name, m.os_version) = (name.map(Arc::from), version.map(Arc::from));
     }
     if let Ok(info) = api.agent_info(node, vmid, Some(AGENT_TIMEOUT)) {
-        m.agent_version = guest::agent_version(&info);
+        m.agent_version = guest::agent_version(&info).map(Arc::from);
     }
     m
 }

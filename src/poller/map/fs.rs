@@ -101,7 +101,7 @@ pub enum FsSummary {
     Usage {
         total: u64,
         used: u64,
-        disks: Vec<Disk>,
+        disks: std::sync::Arc<[Disk]>,
     },
     /// Filesystems were reported but none counts (usage unknown, −1).
     OnlySpecial,
@@ -140,7 +140,11 @@ pub fn summarize(list: &[FsInfo]) -> FsSummary {
     if disks.is_empty() {
         FsSummary::OnlySpecial
     } else {
-        FsSummary::Usage { total, used, disks }
+        FsSummary::Usage {
+            total,
+            used,
+            disks: disks.into(),
+        }
     }
 }
 

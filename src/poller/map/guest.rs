@@ -10,6 +10,7 @@ use crate::proxmox::types::pve::{
     OsInfo, QemuStatus,
 };
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// `<node>-<vmid>` when the instance is named like the node, else `<instance>-<node>-<vmid>`.
 pub fn guest_id(instance: &str, node: &str, vmid: u64) -> String {
@@ -170,7 +171,7 @@ pub fn vm_memory(r: &ClusterResource, s: Option<&QemuStatus>, running: bool) -> 
 }
 
 /// VM disk: allocated size, with usage −1 ("unknown") unless the agent reported filesystems.
-pub fn vm_disk(r: &ClusterResource, fs: Option<&FsSummary>) -> (Option<Disk>, Vec<Disk>) {
+pub fn vm_disk(r: &ClusterResource, fs: Option<&FsSummary>) -> (Option<Disk>, Arc<[Disk]>) {
     let total = r.maxdisk;
     let used = r.disk.min(total);
     let unknown = Disk {
@@ -190,7 +191,7 @@ pub fn vm_disk(r: &ClusterResource, fs: Option<&FsSummary>) -> (Option<Disk>, Ve
         if total > 0 {
             d.usage = -1.0;
         }
-        return (Some(d), Vec::new());
+        return (Some(d), Arc::default());
     };
     match fs {
         &FsSummary::Usage {
@@ -212,9 +213,9 @@ pub fn vm_disk(r: &ClusterResource, fs: Option<&FsSummary>) -> (Option<Disk>, Ve
             if d.total > 0 {
                 d.usage = -1.0;
             }
-            (Some(d), Vec::new())
+            (Some(d), Arc::default())
         }
-        FsSummary::Empty => (Some(unknown), Vec::new()),
+        FsSummary::Empty => (Some(unknown), Arc::default()),
     }
 }
 
