@@ -425,12 +425,13 @@ fn pve_request_count_per_cycle_is_bounded() {
     let s1 = t.poller.poll(None).expect("poll");
     let first = t.server.requests().len();
     // First (slow) cycle adds: agent fsinfo + 3 metadata calls per VM, CT config, disks per
-    // node, replication, tasks per node, backup storages (local×2, nas once), snapshots of
-    // all 6 guests, and one cluster membership read (/cluster/status, every 5 min).
+    // node, replication, tasks per node, backup storages (local×2, nas once), the cluster's
+    // task list (snapshot tasks), snapshots of all 6 guests, and one cluster membership read
+    // (/cluster/status, every 5 min).
     let steady = 3 + 2 * n + v + c;
     assert_eq!(
         first,
-        steady + 4 * v + c + n + 1 + n + 3 + 6 + 1,
+        steady + 4 * v + c + n + 1 + n + 3 + 1 + 6 + 1,
         "{:?}",
         paths(&t.server)
     );
@@ -1274,6 +1275,93 @@ fn pve_snapshots_of_big_clusters_are_refreshed_in_batches() {
         guests as usize,
         "others carried"
     );
+}
+
+#[test]
+fn pve_snapshot_lists_are_read_after_snapshot_tasks() {
+    // 30 CTs. `/cluster/tasks` is read each backup cycle; a list is read when never read,
+    // after a snapshot task for its guest, or once it is past its age limit.
+    use std::sync::Mutex;
+    let tasks = Arc::new(Mutex::new(json!([])));
+    let snaps_of_1005 = Arc::new(AtomicU64::new(1));
+    let (t, n) = (tasks.clone(), snaps_of_1005.clone());
+    let server = MockServer::start(move |s| {
+        let data = match api_path(s) {
+            "/nodes" => json!([{"node":"pve","status":"online","maxmem":1000,"mem":10}]),
+            "/cluster/resources" => {
+                json!((0..30u64)
+                .map(|i| json!({"id":format!("lxc/{}", 1000 + i),"type":"lxc","vmid":1000 + i,
+                                "node":"pve","status":"stopped","maxmem":1,"maxdisk":1}))
+                .collect::<Vec<_>>())
+            }
+            "/cluster/tasks" => t.lock().unwrap().clone(),
+            "/nodes/pve/lxc/1005/snapshot" => {
+                let mut l: Vec<_> = (0..n.load(Ordering::Relaxed))
+                    .map(|k| json!({"name":format!("s{k}"),"snaptime":1 + k}))
+                    .collect();
+                l.push(json!({"name":"current"}));
+                json!(l)
+            }
+            p if p.ends_with("/snapshot") => json!([{"name":"s0","snaptime":1},{"name":"current"}]),
+            _ => return not_found(),
+        };
+        Reply::data(data)
+    });
+    let clock = ManualClock::at(T0);
+    let mut cfg = pve_config(&server.url());
+    cfg.backup_polling_cycles = 1;
+    cfg.monitor_storage = false;
+    let p = PvePoller::new(cfg, Arc::new(clock.clone()));
+    let read = |server: &MockServer| -> Vec<String> {
+        paths(server)
+            .into_iter()
+            .filter(|p| p.ends_with("/snapshot"))
+            .collect()
+    };
+    let mut prev = p.poll(None).expect("poll 1");
+    assert_eq!(read(&server).len(), 30, "every list is read once");
+    assert_eq!(prev.pve_backups.guest_snapshots.len(), 30);
+    // No task, nothing aged: nothing is read, every list is kept.
+    for _ in 0..3 {
+        server.clear();
+        clock.advance(10_000);
+        prev = p.poll(Some(&prev)).expect("poll");
+        assert!(read(&server).is_empty(), "{:?}", read(&server));
+        assert!(paths(&server).iter().any(|p| p == "/cluster/tasks"));
+    }
+    assert_eq!(prev.pve_backups.guest_snapshots.len(), 30);
+    // A snapshot of CT 1005 is taken: the next cycle reads that one list.
+    let now_s = pulse::poller::clock::Clock::now_ms(&clock) / 1000;
+    snaps_of_1005.store(2, Ordering::Relaxed);
+    *tasks.lock().unwrap() = json!([
+        {"upid":"UPID:pve:1:1:1:vzsnapshot:1005:root@pam:","node":"pve","type":"vzsnapshot",
+         "id":"1005","user":"root@pam","starttime":now_s,"endtime":now_s + 2,"status":"OK"},
+        {"upid":"UPID:pve:1:1:1:vzdump:1007:root@pam:","node":"pve","type":"vzdump",
+         "id":"1007","user":"root@pam","starttime":now_s,"endtime":now_s + 2,"status":"OK"}]);
+    server.clear();
+    clock.advance(10_000);
+    prev = p.poll(Some(&prev)).expect("poll after the snapshot");
+    assert_eq!(read(&server), ["/nodes/pve/lxc/1005/snapshot"]);
+    let of = |s: &State, vmid: u32| {
+        s.pve_backups
+            .guest_snapshots
+            .iter()
+            .filter(|x| x.vmid == vmid)
+            .count()
+    };
+    assert_eq!(of(&prev, 1005), 2, "the new snapshot is there");
+    assert_eq!(prev.pve_backups.guest_snapshots.len(), 31);
+    // The same task is not acted on again once it is older than the last check.
+    clock.advance(200_000);
+    server.clear();
+    prev = p.poll(Some(&prev)).expect("poll");
+    assert!(read(&server).is_empty(), "{:?}", read(&server));
+    // After the age limit every list is read again.
+    clock.advance(pulse::poller::pve::SNAPSHOT_MAX_AGE_MS);
+    server.clear();
+    prev = p.poll(Some(&prev)).expect("poll");
+    assert_eq!(read(&server).len(), 30);
+    assert_eq!(prev.pve_backups.guest_snapshots.len(), 31);
 }
 
 #[test]

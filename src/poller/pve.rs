@@ -18,7 +18,7 @@ use crate::proxmox::types::pve::{
     QemuStatus, ReplicationState, StorageConfig,
 };
 use crate::proxmox::{Product, ProxmoxError, PveClient};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -60,8 +60,27 @@ pub const MEM_MOVE_SHARE: f64 = 0.02;
 pub const STATUS_BATCH_MIN: usize = 50;
 const STATUS_BATCH_SHARE: usize = 6;
 
-/// Guests whose snapshot list is refreshed per backup cycle (one request each).
+/// Most snapshot lists read per backup cycle (one request each).
 pub const SNAPSHOT_BATCH: usize = 200;
+/// A guest's snapshot list is re-read after a snapshot task (`/cluster/tasks`, checked each
+/// backup cycle) and otherwise at least this often, less a per-VMID spread of up to 10 min
+/// (`SNAPSHOT_SPREAD_MS`) so a fleet's re-reads do not all land in one backup cycle. The
+/// age limit only catches snapshots made without a task; without `/cluster/tasks` (older
+/// PVE, missing permission) every list is re-read oldest first, `SNAPSHOT_BATCH` per cycle.
+pub const SNAPSHOT_MAX_AGE_MS: i64 = 60 * 60_000;
+const SNAPSHOT_SPREAD_MS: i64 = 10 * 60_000;
+/// Task types that create, remove or roll back a guest snapshot.
+const SNAPSHOT_TASKS: &[&str] = &[
+    "qmsnapshot",
+    "vzsnapshot",
+    "qmdelsnapshot",
+    "vzdelsnapshot",
+    "qmrollback",
+    "vzrollback",
+];
+/// Tasks that ended this long before the last check are still looked at (clock skew
+/// between PVE and us, a task ending during the check).
+const TASK_SLACK_S: i64 = 120;
 
 const STORAGE_TIMEOUT: Duration = Duration::from_secs(30);
 const FSINFO_TIMEOUT: Duration = Duration::from_secs(15);
@@ -163,7 +182,10 @@ struct Memo {
     vm_status: HashMap<String, VmStatusEntry>,
     ct_status: HashMap<String, (i64, Arc<LxcStatus>)>,
     disks_polled_at: Option<i64>,
-    snapshot_cursor: usize,
+    /// When each guest's snapshot list (by VMID) was last read.
+    snapshots_read: HashMap<u32, i64>,
+    /// Unix seconds of the last `/cluster/tasks` check.
+    tasks_checked: Option<i64>,
     /// Last backup time per VMID, for the backup list it was worked out from.
     last_backups: Option<(Arc<PveBackups>, LastBackups)>,
 }
@@ -1052,6 +1074,28 @@ impl Cycle<'_> {
             replication::map_jobs(&self.cfg.name, &jobs, &states, &guests, self.now);
     }
 
+    /// VMIDs with a snapshot task that ended (or runs) since the last check, with the
+    /// task's end (Unix ms; now while it runs); `None` when `/cluster/tasks` cannot be read.
+    /// The first check finds nothing (every list is unread then anyway).
+    fn snapshot_tasks(&mut self) -> Option<HashMap<u32, i64>> {
+        let tasks = self.api.cluster_tasks().ok()?;
+        let now_s = self.now.div_euclid(1000);
+        let since = self.memo.tasks_checked.replace(now_s);
+        let since = since? - TASK_SLACK_S;
+        let mut out: HashMap<u32, i64> = HashMap::new();
+        for t in tasks
+            .iter()
+            .filter(|t| SNAPSHOT_TASKS.contains(&t.kind.as_str()))
+        {
+            let end = t.endtime.unwrap_or(now_s).max(t.starttime);
+            if let (true, Ok(vmid)) = (end >= since, t.id.parse()) {
+                let e = out.entry(vmid).or_insert(i64::MIN);
+                *e = (*e).max(end * 1000);
+            }
+        }
+        Some(out)
+    }
+
     fn backups(&mut self, nodes: &[NodeData], out: &mut State) {
         let prev = self.previous.map(|p| &*p.pve_backups);
         let mut b = PveBackups::default();
@@ -1180,56 +1224,98 @@ impl Cycle<'_> {
         b.storage_backups
             .sort_by_key(|x| std::cmp::Reverse(x.ctime));
 
-        // Snapshots: one call per guest, so big clusters are refreshed in rotating batches of
-        // `SNAPSHOT_BATCH` guests per backup cycle; the others keep their last list.
+        // Snapshots: one call per guest, so only the lists that may have changed are read
+        // (see `SNAPSHOT_MAX_AGE_MS`); the others keep their last list.
         let online_names: BTreeSet<&str> = online.iter().map(|n| n.item.node.as_str()).collect();
-        let mut guests: Vec<(&str, &'static str, u32)> = out
+        let guests: Vec<(&str, &'static str, u32)> = out
             .vms
             .iter()
             .chain(out.containers.iter())
+            .filter(|g| online_names.contains(g.node.as_str()))
             .map(|g| (g.node.as_str(), g.kind, g.vmid))
             .collect();
-        guests.sort_by_key(|g| (g.2, g.0));
-        let n = guests.len();
-        let start = if n == 0 {
-            0
-        } else {
-            self.memo.snapshot_cursor % n
-        };
-        let batch: BTreeSet<usize> = (0..n.min(SNAPSHOT_BATCH))
-            .map(|i| (start + i) % n)
-            .collect();
-        self.memo.snapshot_cursor = start + n.min(SNAPSHOT_BATCH);
+        let touched = self.snapshot_tasks();
+        let due = snapshots_due(
+            &guests,
+            &self.memo.snapshots_read,
+            touched.as_ref(),
+            self.now,
+        );
         let mut snaps = Vec::new();
-        for (i, (node, kind, vmid)) in guests.into_iter().enumerate() {
+        let mut refreshed = HashSet::new();
+        for (node, kind, vmid) in due {
             let gk = if kind == "lxc" {
                 GuestKind::Lxc
             } else {
                 GuestKind::Qemu
             };
-            let fresh = (batch.contains(&i) && online_names.contains(node))
-                .then(|| self.api.snapshots(node, gk, u64::from(vmid), None).ok())
-                .flatten();
-            match fresh {
-                Some(list) => snaps.extend(list.iter().filter_map(|s| {
+            if let Ok(list) = self.api.snapshots(node, gk, u64::from(vmid), None) {
+                snaps.extend(list.iter().filter_map(|s| {
                     backups::map_snapshot(&self.cfg.name, node, kind, u64::from(vmid), s, None)
-                })),
-                None => {
-                    if let Some(p) = prev {
-                        snaps.extend(
-                            p.guest_snapshots
-                                .iter()
-                                .filter(|s| s.node == node && s.vmid == vmid)
-                                .cloned(),
-                        );
-                    }
-                }
+                }));
+                self.memo.snapshots_read.insert(vmid, self.now);
+                refreshed.insert(vmid);
             }
+        }
+        let present: HashSet<(&str, u32)> = out
+            .vms
+            .iter()
+            .chain(out.containers.iter())
+            .map(|g| (g.node.as_str(), g.vmid))
+            .collect();
+        let vmids: HashSet<u32> = present.iter().map(|p| p.1).collect();
+        self.memo
+            .snapshots_read
+            .retain(|vmid, _| vmids.contains(vmid));
+        if let Some(p) = prev {
+            snaps.extend(
+                p.guest_snapshots
+                    .iter()
+                    .filter(|s| {
+                        !refreshed.contains(&s.vmid) && present.contains(&(s.node.as_str(), s.vmid))
+                    })
+                    .cloned(),
+            );
         }
         snaps.sort_by_key(|x| std::cmp::Reverse(x.time));
         b.guest_snapshots = snaps;
         out.pve_backups = Arc::new(b);
     }
+}
+
+/// The guests whose snapshot list is read this backup cycle, at most `SNAPSHOT_BATCH`:
+/// first those with a snapshot task that ended after their list was read, then those never
+/// read, then those past their age limit, oldest first. Without task data (`touched` =
+/// `None`) every list counts as aged, so the lists are re-read in rotation, oldest first.
+fn snapshots_due<'g>(
+    guests: &[(&'g str, &'static str, u32)],
+    read: &HashMap<u32, i64>,
+    touched: Option<&HashMap<u32, i64>>,
+    now: i64,
+) -> Vec<(&'g str, &'static str, u32)> {
+    let mut due: Vec<(u8, i64, (&str, &'static str, u32))> = guests
+        .iter()
+        .filter_map(|&g| {
+            let vmid = g.2;
+            let at = read.get(&vmid).copied();
+            let max_age = SNAPSHOT_MAX_AGE_MS - (i64::from(vmid) * 1000) % SNAPSHOT_SPREAD_MS;
+            let rank = match (touched, at) {
+                (Some(t), _)
+                    if t.get(&vmid)
+                        .is_some_and(|end| at.is_none_or(|at| at < *end)) =>
+                {
+                    0
+                }
+                (_, None) => 1,
+                (None, Some(_)) => 2,
+                (Some(_), Some(at)) if now - at >= max_age || now < at => 2,
+                _ => return None,
+            };
+            Some((rank, at.unwrap_or(i64::MIN), g))
+        })
+        .collect();
+    due.sort_by_key(|d| (d.0, d.1));
+    due.into_iter().take(SNAPSHOT_BATCH).map(|d| d.2).collect()
 }
 
 /// Parallel workers for per-guest calls within one poll (the client is shared; PVE answers

@@ -398,6 +398,11 @@ impl PveClient {
             .get_list(&format!("/nodes/{}/tasks", seg(node)), &q, None)
     }
 
+    /// `GET /cluster/tasks`: the cluster's recent tasks, all nodes in one list.
+    pub fn cluster_tasks(&self) -> Result<Vec<TaskListItem>, ProxmoxError> {
+        self.api.get_list("/cluster/tasks", &[], None)
+    }
+
     /// `GET /nodes/{node}/tasks/{upid}/status`
     pub fn task_status(&self, node: &str, upid: &str) -> Result<TaskStatus, ProxmoxError> {
         let path = format!("/nodes/{}/tasks/{}/status", seg(node), seg(upid));

@@ -143,6 +143,7 @@ impl<'a> PveView<'a> {
             ["cluster", "resources"] => self.resources(req),
             ["cluster", "backup"] => self.backup_jobs(req),
             ["cluster", "replication"] => self.replication_cfg(),
+            ["cluster", "tasks"] => self.cluster_tasks(req),
             ["cluster", "ceph", "status"] => self.ceph_status(),
             ["nodes", n, rest @ ..] => {
                 let ni = self.node(n)?;
@@ -1117,6 +1118,21 @@ impl<'a> PveView<'a> {
         let total = all.len();
         let out: Vec<Value> = all.into_iter().skip(start).take(limit).collect();
         Ok(with_total(Value::Array(out), total))
+    }
+
+    /// `/cluster/tasks`: like PVE, the recent tasks each node shares with the cluster (its
+    /// newest `CLUSTER_TASKS_PER_NODE`), newest first.
+    fn cluster_tasks(&self, req: &Req) -> ApiResult {
+        const CLUSTER_TASKS_PER_NODE: usize = 50;
+        let now = req.now();
+        let mut all: Vec<Value> = Vec::new();
+        for ni in 0..self.c.nodes.len() {
+            let mut list = self.task_list(ni, now);
+            list.sort_by_key(|t| std::cmp::Reverse(t["starttime"].as_i64().unwrap_or(0)));
+            all.extend(list.into_iter().take(CLUSTER_TASKS_PER_NODE));
+        }
+        all.sort_by_key(|t| std::cmp::Reverse(t["starttime"].as_i64().unwrap_or(0)));
+        data(Value::Array(all))
     }
 
     fn task_status(&self, req: &Req, ni: usize, upid: &str) -> ApiResult {
