@@ -2,13 +2,15 @@
 """Live-monitoring benchmark: a release `pulse serve` polling a simulated fleet.
 
     cargo build --release
-    python3 benches/live.py --clusters 1 --nodes 20 --guests 2000 --minutes 10
-    python3 benches/live.py --clusters 5 --nodes 10 --guests 1000 --minutes 10
+    python3 benches/live.py --clusters 1 --nodes 20 --guests 2000
+    python3 benches/live.py --clusters 5 --nodes 10 --guests 1000
     python3 benches/live.py --smoke            # tiny fleet, a few seconds (CI)
+
+Defaults: 5 minutes of warm-up, then a 5-minute window (so RSS is read 10 minutes in).
 
 Measures, with the default 10 s PVE poll interval unless --interval says otherwise:
   * CPU time of the server per poll cycle: utime+stime deltas of /proc/<pid>/stat over the
-    measuring window (--minutes, no clients connected) divided by the cycles in it (one
+    measuring window (--minutes after --warmup, no clients connected) divided by the cycles in it (one
     cycle = one poll interval, every instance polled once);
   * RSS (VmRSS) at the end of that window, and again after the client window;
   * Proxmox requests per minute and per cycle, from the simulator's request accounting
@@ -123,7 +125,11 @@ def main():
     ap.add_argument("--clusters", type=int, default=1)
     ap.add_argument("--nodes", type=int, default=20)
     ap.add_argument("--guests", type=int, default=2000)
-    ap.add_argument("--minutes", type=float, default=10)
+    ap.add_argument("--minutes", type=float, default=5, help="measuring window")
+    ap.add_argument("--warmup", type=float, default=5,
+                    help="minutes of polling before the window: the first readings of every "
+                    "guest and their first steady refreshes (4-5 min) are start-up work, "
+                    "not the steady state")
     ap.add_argument("--interval", type=int, default=10, help="PVE poll interval, seconds")
     ap.add_argument("--ws", type=int, default=50)
     ap.add_argument("--latency-seconds", type=float, default=30)
@@ -131,7 +137,7 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="tiny fleet, seconds (CI)")
     a = ap.parse_args()
     if a.smoke:
-        a.clusters, a.nodes, a.guests, a.minutes = 1, 2, 10, 0.1
+        a.clusters, a.nodes, a.guests, a.minutes, a.warmup = 1, 2, 10, 0.1, 0
         a.interval, a.ws, a.latency_seconds = 1, 3, 2
         if not os.path.exists(a.bin):
             a.bin = os.path.join(ROOT, "target/debug/pulse")
@@ -173,8 +179,9 @@ def main():
             if time.time() - t0 > 300:
                 sys.exit(f"fleet not up after 300 s: {len(st['nodes'])} nodes")
             time.sleep(1)
-        # One slow-cadence cycle (agent data, backups) is done before measuring.
-        time.sleep(a.interval * 1.5)
+        # One slow-cadence cycle (agent data, backups) is done before measuring, and the
+        # warm-up has passed.
+        time.sleep(max(a.interval * 1.5, a.warmup * 60))
 
         # Window 1: steady polling, no clients (the poller's own cost).
         http_json("POST", admin + "/accounting/reset")
@@ -219,6 +226,7 @@ def main():
             "fleet": {"clusters": a.clusters, "nodesPerCluster": a.nodes,
                       "guestsPerCluster": a.guests, "guests": guests,
                       "pollIntervalS": a.interval},
+            "warmupMin": a.warmup,
             "windowS": round(window, 1),
             "cycles": round(cycles, 1),
             "instancePolls": polls,

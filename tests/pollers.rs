@@ -438,20 +438,22 @@ fn pve_request_count_per_cycle_is_bounded() {
     t.server.clear();
     t.clock.advance(10_000);
     let s2 = t.poller.poll(Some(&s1)).expect("poll 2");
-    // Regular cycle: 3 + 2N, no per-guest call at all (status/current is cached).
-    let regular = 3 + 2 * n;
+    // Regular cycle: 2 + N, no per-guest call at all (status/current is cached) and no
+    // storage call (read once a minute).
+    let regular = 2 + n;
     assert_eq!(t.server.requests().len(), regular, "{:?}", paths(&t.server));
     assert_eq!(
         s2.vms[0].memory, s1.vms[0].memory,
         "cached status, same memory"
     );
-    // After 60 s the VM's fsinfo comes back (a first reading has no trend yet); the
-    // statuses wait, as the guests' memory has not moved; metadata and CT config wait too.
+    // After 60 s the VM's fsinfo comes back (a first reading has no trend yet) and the
+    // storage configuration and lists are read again (1 + N); the statuses wait, as the
+    // guests' memory has not moved; metadata and CT config wait too.
     t.server.clear();
     t.clock.advance(60_000);
     let s3 = t.poller.poll(Some(&s2)).expect("poll 3");
     let p = paths(&t.server);
-    assert_eq!(t.server.requests().len(), regular + v, "{p:?}");
+    assert_eq!(t.server.requests().len(), regular + 1 + n + v, "{p:?}");
     assert_eq!(
         p.iter()
             .filter(|p| p.ends_with("/agent/get-fsinfo"))
@@ -532,14 +534,15 @@ fn agent_identity_is_read_rarely_and_again_after_a_reboot() {
     assert_eq!(prev.vms[0].os_name.as_deref(), Some("Debian GNU/Linux"));
     assert_eq!(prev.vms[0].agent_version.as_deref(), Some("7.2.0"));
     assert_eq!(*prev.vms[0].ip_addresses, ["10.0.0.5"]);
-    // 29 minutes of 10 s cycles: interfaces every 5 min, identity not again.
+    // 29 minutes of 10 s cycles: interfaces every 5 min less VM 100's spread (4 min 20 s),
+    // identity not again.
     server.clear();
     for _ in 0..(29 * 6) {
         clock.advance(10_000);
         uptime.fetch_add(10, Ordering::Relaxed);
         prev = p.poll(Some(&prev)).expect("poll");
     }
-    assert_eq!(count(&server, "/agent/network-get-interfaces"), 5);
+    assert_eq!(count(&server, "/agent/network-get-interfaces"), 6);
     assert_eq!(count(&server, "/agent/get-osinfo"), 0);
     assert_eq!(count(&server, "/agent/info"), 0);
     assert_eq!(
@@ -1102,11 +1105,12 @@ fn pve_ceph_pools_and_replication_state() {
         (Some(1_700_000_000), Some(12))
     );
     assert_eq!(r.target_node.as_deref(), Some("pve2"));
-    // Ceph gone from the storage config → no Ceph entry, no Ceph calls.
+    // Ceph gone from the storage config → no Ceph entry, no Ceph calls (once the storage
+    // configuration is read again).
     let round = t.round.clone();
     t.server.set_handler(move |s| pve_cluster(&round, s));
     t.server.clear();
-    t.clock.advance(10_000);
+    t.clock.advance(pulse::poller::pve::STORAGE_TTL_MS);
     let s2 = t.poller.poll(Some(&s)).expect("poll 2");
     assert!(s2.ceph_clusters.is_empty());
     assert!(!paths(&t.server).iter().any(|p| p.contains("ceph")));

@@ -46,6 +46,13 @@ pub const STEADY_SPREAD_MS: i64 = 60_000;
 pub const LXC_CONFIG_TTL_MS: i64 = 5 * 60_000;
 /// Node RRD memory fallback (old PVE only).
 pub const NODE_RRD_TTL_MS: i64 = 30_000;
+/// Storage configuration and per-node storage lists (usage, active/enabled): storage fills
+/// over hours and goes offline rarely, so they are read once a minute, not every cycle
+/// (two requests per node per cycle were a third of a big cluster's regular requests). A
+/// node that was offline, or whose list failed, is read again at once. With a short poll
+/// interval they are read at least every `STORAGE_CYCLES` polls.
+pub const STORAGE_TTL_MS: i64 = 60_000;
+pub const STORAGE_CYCLES: u64 = 6;
 /// Per-guest `status/current` (balloon, free memory, agent flag, CT diskinfo/addresses):
 /// refreshed about this often per running VM whose memory is moving (`/cluster/resources`
 /// `mem` changed by `MEM_MOVE_SHARE` of `maxmem` or more since the status was read). A VM
@@ -150,9 +157,15 @@ struct FsMemo {
     ttl: i64,
 }
 
-/// The steady-cadence TTL of one guest: `STEADY_TTL_MS` less a spread fixed per VMID.
+/// `ttl` less a spread of up to `STEADY_SPREAD_MS` fixed per VMID, so the refreshes of a
+/// fleet read together at start-up do not all fall due in the same cycle again.
+fn spread(ttl: i64, vmid: u64) -> i64 {
+    ttl - (vmid as i64 % (STEADY_SPREAD_MS / 1000)) * 1000
+}
+
+/// The steady-cadence TTL of one guest.
 fn steady_ttl(vmid: u64) -> i64 {
-    STEADY_TTL_MS - (vmid as i64 % (STEADY_SPREAD_MS / 1000)) * 1000
+    spread(STEADY_TTL_MS, vmid)
 }
 
 /// Next fsinfo TTL after a reading with `usage`, the reading before having `before`.
@@ -175,6 +188,9 @@ struct Memo {
     rates: super::map::rates::RateTracker,
     last_online: HashMap<String, i64>,
     node_rrd: HashMap<String, (i64, Option<node::RrdMemory>)>,
+    /// Storage configuration and node storage lists with the time and cycle of the read.
+    storage_config: Option<((i64, u64), Vec<StorageConfig>)>,
+    node_storage: HashMap<String, ((i64, u64), Vec<NodeStorage>)>,
     fsinfo: HashMap<String, FsMemo>,
     agent_meta: HashMap<String, AgentMemo>,
     ct_derived: HashMap<String, CtDerived>,
@@ -385,7 +401,7 @@ impl Cycle<'_> {
         }
 
         let storage_config: Vec<StorageConfig> = if self.cfg.monitor_storage {
-            self.api.storage_config().unwrap_or_default()
+            self.storage_config()
         } else {
             Vec::new()
         };
@@ -398,8 +414,9 @@ impl Cycle<'_> {
             let online = item.status == "online";
             let node = self.build_node(&item, online);
             let storages = if online && self.cfg.monitor_storage {
-                Some(self.api.node_storage(&item.node, Some(STORAGE_TIMEOUT)))
+                Some(self.node_storage(&item.node))
             } else {
+                self.memo.node_storage.remove(&item.node);
                 None
             };
             // The root disk falls back to `local`/`local-lvm` when nothing else knows it.
@@ -463,6 +480,54 @@ impl Cycle<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// `/storage`, at most once per `STORAGE_TTL_MS`; a failed read keeps the last one.
+    fn storage_config(&mut self) -> Vec<StorageConfig> {
+        if let Some((read, c)) = &self.memo.storage_config
+            && !self.storage_due(*read)
+        {
+            return c.clone();
+        }
+        match self.api.storage_config() {
+            Ok(c) => {
+                self.memo.storage_config = Some(((self.now, self.memo.cycle), c.clone()));
+                c
+            }
+            Err(_) => self
+                .memo
+                .storage_config
+                .as_ref()
+                .map(|(_, c)| c.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Whether a storage read at (time, cycle) is due again (`STORAGE_TTL_MS`).
+    fn storage_due(&self, (at, cycle): (i64, u64)) -> bool {
+        self.due(Some(at), STORAGE_TTL_MS) || self.memo.cycle >= cycle + STORAGE_CYCLES
+    }
+
+    /// A node's storage list, at most once per `STORAGE_TTL_MS` (see there).
+    fn node_storage(&mut self, node: &str) -> Result<Vec<NodeStorage>, ProxmoxError> {
+        if let Some((read, list)) = self.memo.node_storage.get(node)
+            && !self.storage_due(*read)
+        {
+            return Ok(list.clone());
+        }
+        let read = self.api.node_storage(node, Some(STORAGE_TIMEOUT));
+        match &read {
+            Ok(list) => {
+                let read = (self.now, self.memo.cycle);
+                self.memo
+                    .node_storage
+                    .insert(node.to_owned(), (read, list.clone()));
+            }
+            Err(_) => {
+                self.memo.node_storage.remove(node);
+            }
+        }
+        read
     }
 
     fn prev_node(&self, id: &str) -> Option<&Node> {
@@ -687,9 +752,12 @@ impl Cycle<'_> {
                     vm_status,
                     ct_status,
                     fs_due: self.due(fs.map(|e| e.at), fs.map_or(0, |e| e.ttl)),
-                    net_due: stale(meta.and_then(|m| m.net_at), AGENT_META_TTL_MS),
+                    net_due: stale(meta.and_then(|m| m.net_at), spread(AGENT_META_TTL_MS, vmid)),
                     ident_due: stale(meta.and_then(|m| m.ident_at), AGENT_IDENT_TTL_MS),
-                    extra_due: self.due(self.memo.lxc.get(&id).map(|e| e.0), LXC_CONFIG_TTL_MS),
+                    extra_due: self.due(
+                        self.memo.lxc.get(&id).map(|e| e.0),
+                        spread(LXC_CONFIG_TTL_MS, vmid),
+                    ),
                     id,
                 }
             })
