@@ -131,6 +131,11 @@ struct Out<'a> {
 }
 
 impl<'a> Out<'a> {
+    /// Whether the engine holds anything for the resource with this id.
+    fn touched_id(&self, id: &str) -> bool {
+        !self.touched.is_empty() && self.touched.contains(id)
+    }
+
     /// Whether the engine holds anything (an alert, a pending breach) for this resource.
     fn touched(&self, r: &Resource) -> bool {
         if self.touched.is_empty() {
@@ -1117,47 +1122,52 @@ fn age_level(days: f64, warn: i64, crit: i64) -> Option<(Level, f64)> {
 /// "backup storage not visible to Pulse".
 fn backup_age<'a>(out: &mut Out<'a>, cfg: &AlertConfig, ctx: &Ctx, state: &'a State) {
     use std::collections::HashMap;
-    let mut newest: HashMap<(String, u32), i64> = HashMap::new();
+    use std::fmt::Write as _;
+    // Runs on every publish over every backup: keys are borrowed, and a guest's resource
+    // and ids are built only when it is past a limit or already tracked.
+    let mut newest: HashMap<(&str, u32), i64> = HashMap::new();
     for b in &state.pve_backups.storage_backups {
-        let e = newest.entry((b.instance.clone(), b.vmid)).or_insert(0);
+        let e = newest.entry((b.instance.as_str(), b.vmid)).or_insert(0);
         *e = (*e).max(b.time);
     }
-    let mut pbs_newest: HashMap<(&str, &str), i64> = HashMap::new();
+    let mut pbs_newest: HashMap<(&str, u32), i64> = HashMap::new();
     for b in state.pbs_backups.iter() {
-        if b.vmid == "0" {
+        let Ok(vmid) = b.vmid.parse::<u32>() else {
+            continue;
+        };
+        if vmid == 0 {
             continue;
         }
         let e = pbs_newest
-            .entry((b.backup_type.as_str(), b.vmid.as_str()))
+            .entry((b.backup_type.as_str(), vmid))
             .or_insert(0);
         *e = (*e).max(b.backup_time);
     }
     let d = &cfg.backup_defaults;
+    let mut rid = String::new();
     for g in state.vms.iter().chain(state.containers.iter()) {
         if g.template {
             continue;
         }
-        let rid = format!("{}-{}", g.instance, g.vmid);
-        if guest_override(cfg, &rid, g).is_some_and(|o| o.disabled) {
-            continue;
-        }
-        let vmid = g.vmid.to_string();
         let pbs_type = if g.kind == "lxc" { "ct" } else { "vm" };
         let last = newest
-            .get(&(g.instance.clone(), g.vmid))
+            .get(&(g.instance.as_str(), g.vmid))
             .copied()
             .unwrap_or(0)
-            .max(
-                pbs_newest
-                    .get(&(pbs_type, vmid.as_str()))
-                    .copied()
-                    .unwrap_or(0),
-            );
+            .max(pbs_newest.get(&(pbs_type, g.vmid)).copied().unwrap_or(0));
         if last <= 0 {
             continue;
         }
         let days = (ctx.now - last) as f64 / DAY_MS;
         let hit = age_level(days, d.warning_days, d.critical_days);
+        rid.clear();
+        let _ = write!(rid, "{}-{}", g.instance, g.vmid);
+        if hit.is_none() && !out.touched_id(&rid) {
+            continue; // nothing to raise, nothing tracked to clear
+        }
+        if guest_override(cfg, &rid, g).is_some_and(|o| o.disabled) {
+            continue;
+        }
         let r = Arc::new(Resource {
             id: rid.clone(),
             name: Cow::Borrowed(&g.name),
@@ -1187,7 +1197,9 @@ fn backup_age<'a>(out: &mut Out<'a>, cfg: &AlertConfig, ctx: &Ctx, state: &'a St
 }
 
 fn snapshot_age<'a>(out: &mut Out<'a>, cfg: &AlertConfig, ctx: &Ctx, state: &'a State) {
+    use std::fmt::Write as _;
     let d = &cfg.snapshot_defaults;
+    let mut rid = String::new();
     for s in &state.pve_backups.guest_snapshots {
         if s.time <= 0 {
             continue;
@@ -1205,8 +1217,13 @@ fn snapshot_age<'a>(out: &mut Out<'a>, cfg: &AlertConfig, ctx: &Ctx, state: &'a 
                 hit = by_size;
             }
         }
+        rid.clear();
+        let _ = write!(rid, "{}-{}", s.instance, s.vmid);
+        if hit.is_none() && !out.touched_id(&rid) {
+            continue; // nothing to raise, nothing tracked to clear
+        }
         let r = Arc::new(Resource {
-            id: format!("{}-{}", s.instance, s.vmid),
+            id: rid.clone(),
             name: Cow::Owned(format!("{}@{}", s.vmid, s.name)),
             node: Cow::Borrowed(&s.node),
             instance: Cow::Borrowed(&s.instance),

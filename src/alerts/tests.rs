@@ -641,6 +641,11 @@ fn backup_jobs_hold_io_alerts_and_backup_age_fires() {
     let a = e.get("pve-101-diskRead").unwrap();
     assert_eq!(a.message, "VM diskRead at 300.0 MB/s");
     assert_eq!(a.metadata["unit"], "MB/s");
+    assert!(e.get("backup-age-pve-101").is_some());
+    // A fresh backup: the tracked guest is still observed, and its age alert clears.
+    std::sync::Arc::make_mut(&mut s.pve_backups).storage_backups[0].time = T0 + 15 * SEC;
+    e.evaluate(&s, &c, T0 + 20 * SEC);
+    assert!(e.get("backup-age-pve-101").is_none(), "cleared");
 }
 
 #[test]
