@@ -448,9 +448,9 @@ impl BackupJoins {
         into.pve_backups = self.pve.join(
             fragments.clone().map(|f| &f.pve_backups),
             |all, p| {
-                all.backup_tasks.extend_from_slice(&p.backup_tasks);
-                all.storage_backups.extend_from_slice(&p.storage_backups);
-                all.guest_snapshots.extend_from_slice(&p.guest_snapshots);
+                all.backup_tasks.extend_shared(&p.backup_tasks);
+                all.storage_backups.extend_shared(&p.storage_backups);
+                all.guest_snapshots.extend_shared(&p.guest_snapshots);
             },
             |p| {
                 p.backup_tasks.is_empty()

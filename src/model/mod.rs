@@ -2,6 +2,7 @@
 //! A `State` is immutable once built: each tick produces a new one, which `published`
 //! serializes once and shares with every reader.
 
+pub mod parts;
 pub mod published;
 pub mod resources;
 pub mod time;

@@ -2,6 +2,7 @@
 //! the documented key order; `Option` fields are omitted when `None`, mirroring the
 //! reference's `omitempty`, so clients see the exact same keys.
 
+use super::parts::Parts;
 use super::time::{rfc3339, rfc3339_opt};
 use serde::Serialize;
 use std::sync::Arc;
@@ -569,9 +570,9 @@ pub struct PmgBackup {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PveBackups {
-    pub backup_tasks: Vec<BackupTask>,
-    pub storage_backups: Vec<StorageBackup>,
-    pub guest_snapshots: Vec<GuestSnapshot>,
+    pub backup_tasks: Parts<BackupTask>,
+    pub storage_backups: Parts<StorageBackup>,
+    pub guest_snapshots: Parts<GuestSnapshot>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

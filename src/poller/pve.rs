@@ -1170,29 +1170,29 @@ impl Cycle<'_> {
         let online: Vec<&NodeData> = nodes.iter().filter(|n| n.online).collect();
 
         // vzdump tasks per online node; a node that fails keeps its previous tasks.
+        let mut tasks = Vec::new();
         for n in nodes {
             let name = &n.item.node;
             match n
                 .online
                 .then(|| self.api.tasks(name, Some("vzdump"), Some(50)))
             {
-                Some(Ok(list)) => b.backup_tasks.extend(
+                Some(Ok(list)) => tasks.extend(
                     list.iter()
                         .filter_map(|t| backups::map_task(&self.cfg.name, t)),
                 ),
                 _ => {
                     if let Some(p) = prev {
-                        b.backup_tasks
-                            .extend(p.backup_tasks.iter().filter(|t| &t.node == name).cloned());
+                        tasks.extend(p.backup_tasks.iter().filter(|t| &t.node == name).cloned());
                     }
                 }
             }
         }
         // A task is listed once even if two nodes report it.
         let mut ids = BTreeSet::new();
-        b.backup_tasks.retain(|t| ids.insert(t.id.clone()));
-        b.backup_tasks
-            .sort_by_key(|x| std::cmp::Reverse(x.start_time));
+        tasks.retain(|t| ids.insert(t.id.clone()));
+        tasks.sort_by_key(|x| std::cmp::Reverse(x.start_time));
+        b.backup_tasks = tasks.into();
 
         // Backup volumes: each storage holding backups is listed once (a shared storage from
         // the first online node that has it).
@@ -1288,9 +1288,9 @@ impl Cycle<'_> {
                 }
             }
         }
-        b.storage_backups = by_volid.into_values().collect();
-        b.storage_backups
-            .sort_by_key(|x| std::cmp::Reverse(x.ctime));
+        let mut volumes: Vec<crate::model::StorageBackup> = by_volid.into_values().collect();
+        volumes.sort_by_key(|x| std::cmp::Reverse(x.ctime));
+        b.storage_backups = volumes.into();
 
         // Snapshots: one call per guest, so only the lists that may have changed are read
         // (see `SNAPSHOT_MAX_AGE_MS`); the others keep their last list.
@@ -1346,7 +1346,7 @@ impl Cycle<'_> {
             );
         }
         snaps.sort_by_key(|x| std::cmp::Reverse(x.time));
-        b.guest_snapshots = snaps;
+        b.guest_snapshots = snaps.into();
         out.pve_backups = Arc::new(b);
     }
 }

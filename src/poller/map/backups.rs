@@ -104,17 +104,17 @@ pub fn map_snapshot(
 }
 
 /// Newest successful backup per VMID (Unix ms): finished `OK` vzdump tasks and backup volumes.
-pub fn last_backups(
-    tasks: &[BackupTask],
-    volumes: &[StorageBackup],
+pub fn last_backups<'a>(
+    tasks: impl IntoIterator<Item = &'a BackupTask>,
+    volumes: impl IntoIterator<Item = &'a StorageBackup>,
 ) -> std::collections::HashMap<u32, i64> {
     let mut m = std::collections::HashMap::new();
     let done = tasks
-        .iter()
+        .into_iter()
         .filter(|t| t.vmid > 0 && t.status == "OK" && t.end_time > 0)
         .map(|t| (t.vmid, t.end_time));
     let vols = volumes
-        .iter()
+        .into_iter()
         .filter(|b| b.vmid > 0 && b.time > 0)
         .map(|b| (b.vmid, b.time));
     for (vmid, at) in done.chain(vols) {
