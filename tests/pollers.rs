@@ -573,6 +573,15 @@ fn agent_identity_is_read_rarely_and_again_after_a_reboot() {
     assert_eq!(count(&server, "/agent/get-osinfo"), 0);
     assert_eq!(count(&server, "/agent/network-get-interfaces"), 0);
     assert_eq!(*prev.vms[0].ip_addresses, ["10.0.0.5"]);
+    // A PVE that reports no uptime says nothing about reboots: no refresh every cycle.
+    uptime.store(0, Ordering::Relaxed);
+    server.clear();
+    for _ in 0..6 {
+        clock.advance(10_000);
+        prev = p.poll(Some(&prev)).expect("poll");
+    }
+    assert_eq!(count(&server, "/agent/get-osinfo"), 0);
+    assert_eq!(count(&server, "/agent/network-get-interfaces"), 0);
 }
 
 #[test]

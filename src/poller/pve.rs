@@ -740,9 +740,13 @@ impl Cycle<'_> {
                 };
                 let fs = self.memo.fsinfo.get(&id);
                 let meta = self.memo.agent_meta.get(&id);
-                let booted_at = self.now - r.uptime as i64 * 1000;
+                // No uptime (a PVE that leaves it out) tells nothing about a reboot.
+                let booted_at = (r.uptime > 0).then(|| self.now - r.uptime as i64 * 1000);
                 let stale = |at: Option<i64>, ttl: i64| {
-                    self.due(at, ttl) || at.is_some_and(|at| booted_at > at + REBOOT_SLACK_MS)
+                    self.due(at, ttl)
+                        || at
+                            .zip(booted_at)
+                            .is_some_and(|(at, boot)| boot > at + REBOOT_SLACK_MS)
                 };
                 Job {
                     r,
