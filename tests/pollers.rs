@@ -1241,28 +1241,41 @@ fn pve_backups_survive_an_offline_node_and_work_without_storage_monitoring() {
     );
 }
 
+/// A PVE poller that runs its backup work (tasks, volumes, snapshots) every cycle, without
+/// storage monitoring, on a manual clock.
+fn backups_every_cycle_poller(server: &MockServer) -> (PvePoller, ManualClock) {
+    let clock = ManualClock::at(T0);
+    let mut cfg = pve_config(&server.url());
+    cfg.backup_polling_cycles = 1;
+    cfg.monitor_storage = false;
+    (PvePoller::new(cfg, Arc::new(clock.clone())), clock)
+}
+
+/// `/cluster/resources` for `n` stopped CTs, VMIDs 1000 on.
+fn stopped_cts(n: u64) -> Value {
+    json!(
+        (0..n)
+            .map(
+                |i| json!({"id":format!("lxc/{}", 1000 + i),"type":"lxc","vmid":1000 + i,
+                        "node":"pve","status":"stopped","maxmem":1,"maxdisk":1})
+            )
+            .collect::<Vec<_>>()
+    )
+}
+
 #[test]
 fn pve_snapshots_of_big_clusters_are_refreshed_in_batches() {
     let guests = 450u64;
     let server = MockServer::start(move |s| {
         let data = match api_path(s) {
             "/nodes" => json!([{"node":"pve","status":"online","maxmem":1000,"mem":10}]),
-            "/cluster/resources" => {
-                json!((0..guests)
-                .map(|i| json!({"id":format!("lxc/{}", 1000 + i),"type":"lxc","vmid":1000 + i,
-                                "node":"pve","status":"stopped","maxmem":1,"maxdisk":1}))
-                .collect::<Vec<_>>())
-            }
+            "/cluster/resources" => stopped_cts(guests),
             p if p.ends_with("/snapshot") => json!([{"name":"s1","snaptime":1},{"name":"current"}]),
             _ => return not_found(),
         };
         Reply::data(data)
     });
-    let clock = ManualClock::at(T0);
-    let mut cfg = pve_config(&server.url());
-    cfg.backup_polling_cycles = 1;
-    cfg.monitor_storage = false;
-    let p = PvePoller::new(cfg, Arc::new(clock.clone()));
+    let (p, clock) = backups_every_cycle_poller(&server);
     let mut prev: Option<State> = None;
     let mut asked = std::collections::BTreeSet::new();
     for _ in 0..3 {
@@ -1301,12 +1314,7 @@ fn pve_snapshot_lists_are_read_after_snapshot_tasks() {
     let server = MockServer::start(move |s| {
         let data = match api_path(s) {
             "/nodes" => json!([{"node":"pve","status":"online","maxmem":1000,"mem":10}]),
-            "/cluster/resources" => {
-                json!((0..30u64)
-                .map(|i| json!({"id":format!("lxc/{}", 1000 + i),"type":"lxc","vmid":1000 + i,
-                                "node":"pve","status":"stopped","maxmem":1,"maxdisk":1}))
-                .collect::<Vec<_>>())
-            }
+            "/cluster/resources" => stopped_cts(30),
             "/cluster/tasks" => t.lock().unwrap().clone(),
             "/nodes/pve/lxc/1005/snapshot" => {
                 let mut l: Vec<_> = (0..n.load(Ordering::Relaxed))
@@ -1320,11 +1328,7 @@ fn pve_snapshot_lists_are_read_after_snapshot_tasks() {
         };
         Reply::data(data)
     });
-    let clock = ManualClock::at(T0);
-    let mut cfg = pve_config(&server.url());
-    cfg.backup_polling_cycles = 1;
-    cfg.monitor_storage = false;
-    let p = PvePoller::new(cfg, Arc::new(clock.clone()));
+    let (p, clock) = backups_every_cycle_poller(&server);
     let read = |server: &MockServer| -> Vec<String> {
         paths(server)
             .into_iter()
