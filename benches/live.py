@@ -53,6 +53,23 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
 
 
+def thread_cpu(pid):
+    """CPU seconds per thread name (pool threads' numeric suffixes merged: `pve-0`.. → `pve`).
+    Threads that ended (the PVE poller's scoped guest-detail workers) are not listed; their
+    time is the process total minus the sum, reported as `ended threads`."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                head, tail = f.read().rsplit(")", 1)
+        except OSError:
+            continue
+        name = head.split("(", 1)[1].rstrip("0123456789").rstrip("-")
+        fields = tail.split()
+        out[name] = out.get(name, 0) + (int(fields[11]) + int(fields[12])) / TICK
+    return out
+
+
 def rss_mb(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -120,6 +137,18 @@ def percentile(xs, p):
     return xs[k]
 
 
+def by_thread(before, after, total, cycles):
+    """Per-cycle CPU ms per thread name over a window, plus the threads that ended in it."""
+    out, listed = {}, 0.0
+    for name, t in after.items():
+        d = t - before.get(name, 0)
+        listed += d
+        if d > 0:
+            out[name] = round(d * 1000 / max(cycles, 1e-9), 1)
+    out["ended threads"] = round(max(total - listed, 0) * 1000 / max(cycles, 1e-9), 1)
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--clusters", type=int, default=1)
@@ -185,9 +214,9 @@ def main():
 
         # Window 1: steady polling, no clients (the poller's own cost).
         http_json("POST", admin + "/accounting/reset")
-        cpu0, w0 = cpu_seconds(srv.pid), time.time()
+        cpu0, w0, th0 = cpu_seconds(srv.pid), time.time(), thread_cpu(srv.pid)
         time.sleep(a.minutes * 60)
-        cpu1, w1 = cpu_seconds(srv.pid), time.time()
+        cpu1, w1, th1 = cpu_seconds(srv.pid), time.time(), thread_cpu(srv.pid)
         acc = http_json("GET", admin + "/accounting")
         rss = rss_mb(srv.pid)
         window = w1 - w0
@@ -233,6 +262,7 @@ def main():
             "cpuMsPerCycle": round((cpu1 - cpu0) * 1000 / max(cycles, 1e-9), 1),
             "cpuMsPerInstancePoll": round((cpu1 - cpu0) * 1000 / max(polls, 1), 1),
             "cpuPercentOfOneCore": round((cpu1 - cpu0) / window * 100, 2),
+            "cpuMsPerCycleByThread": by_thread(th0, th1, cpu1 - cpu0, cycles),
             "rssMB": round(rss, 1),
             "rssWithClientsMB": round(rss_ws, 1),
             "cpuMsPerCycleWithClientsAndProbes":
