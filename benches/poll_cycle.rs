@@ -22,6 +22,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 const CYCLE_S: i64 = 10;
+/// The server's poller pool size (`cli::POLLER_THREADS`).
+const POOL_THREADS: usize = 4;
 
 fn env(k: &str, d: usize) -> usize {
     std::env::var(k)
@@ -58,6 +60,11 @@ fn post(url: &str, body: &str) -> serde_json::Value {
 }
 
 fn main() {
+    // As the server does (src/main.rs); MALLOC_ARENA_MAX in the environment wins.
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only tunes the allocator; no other thread exists yet.
+        unsafe { libc::mallopt(libc::M_ARENA_MAX, 2) };
+    }
     let clusters = env("POLL_BENCH_CLUSTERS", 5);
     let nodes = env("POLL_BENCH_NODES", 10);
     let guests = env("POLL_BENCH_GUESTS", 1000);
@@ -116,6 +123,10 @@ fn main() {
         window * CYCLE_S / 60
     );
     let mut last: Vec<Option<State>> = vec![None; pollers.len()];
+    // The server's monitor thread drops replaced fragments, not the poller threads.
+    let (drop_tx, drop_rx) = std::sync::mpsc::channel::<State>();
+    let cross = std::env::var_os("POLL_BENCH_CROSS_FREE").is_some();
+    std::thread::spawn(move || drop_rx.into_iter().for_each(drop));
     let mut per_minute = Vec::new();
     let (mut block_cpu, mut requests) = (0.0, 0u64);
     for cycle in 0..warmup + window {
@@ -123,18 +134,43 @@ fn main() {
             post(&format!("{admin}/accounting/reset"), "{}");
         }
         let before = cpu_ms();
-        for (p, prev) in pollers.iter().zip(last.iter_mut()) {
-            match p.poll(prev.as_ref()) {
-                Ok(s) => *prev = Some(s),
-                Err(e) => eprintln!("poll failed: {}", e.message),
+        // As in the server: every instance is due at once and the pool (4 threads) polls
+        // them in parallel.
+        std::thread::scope(|sc| {
+            let work: Vec<_> = pollers.iter().zip(last.iter_mut()).collect();
+            let per = work.len().div_ceil(POOL_THREADS);
+            let mut work = work.into_iter();
+            loop {
+                let chunk: Vec<_> = work.by_ref().take(per).collect();
+                if chunk.is_empty() {
+                    break;
+                }
+                let drop_tx = drop_tx.clone();
+                sc.spawn(move || {
+                    for (p, prev) in chunk {
+                        match p.poll(prev.as_ref()) {
+                            Ok(s) => {
+                                if let Some(old) = prev.replace(s)
+                                    && cross
+                                {
+                                    let _ = drop_tx.send(old);
+                                }
+                            }
+                            Err(e) => eprintln!("poll failed: {}", e.message),
+                        }
+                    }
+                });
             }
-        }
+        });
         if cycle >= warmup {
             block_cpu += cpu_ms() - before;
             if (cycle - warmup + 1) % (60 / CYCLE_S) == 0 {
                 per_minute.push(block_cpu / (60 / CYCLE_S) as f64);
                 block_cpu = 0.0;
             }
+        }
+        if let Some(ms) = std::env::var("POLL_BENCH_SLEEP_MS").ok().and_then(|v| v.parse().ok()) {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
         }
         clock.advance(CYCLE_S * 1000);
         post(

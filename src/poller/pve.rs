@@ -181,10 +181,29 @@ fn fsinfo_ttl(vmid: u64, before: Option<f64>, usage: Option<f64>) -> i64 {
 /// Last backup time (Unix ms) per VMID.
 type LastBackups = Arc<HashMap<u32, i64>>;
 
+/// An order-independent digest of a set of guest ids (count and wrapping sum of their
+/// hashes): equal digests mean, short of a 64-bit collision, the same set.
+#[derive(Default, PartialEq, Eq)]
+struct IdSet {
+    count: usize,
+    sum: u64,
+}
+
+impl IdSet {
+    fn add(&mut self, id: &str) {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let h = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default();
+        self.count += 1;
+        self.sum = self.sum.wrapping_add(h.hash_one(id));
+    }
+}
+
 /// What the poller remembers between cycles (besides the previous fragment).
 #[derive(Default)]
 struct Memo {
     cycle: u64,
+    /// The guest ids the caches were last pruned to.
+    guest_ids: IdSet,
     rates: super::map::rates::RateTracker,
     last_online: HashMap<String, i64>,
     node_rrd: HashMap<String, (i64, Option<node::RrdMemory>)>,
@@ -705,7 +724,6 @@ impl Cycle<'_> {
             .filter(|n| n.online)
             .map(|n| n.item.node.as_str())
             .collect();
-        let mut seen = BTreeSet::new();
         let list: Vec<&ClusterResource> = resources
             .iter()
             .filter(|r| guest::is_guest(r, self.cfg.monitor_vms, self.cfg.monitor_containers))
@@ -768,10 +786,11 @@ impl Cycle<'_> {
             .collect();
         self.pick_status_refreshes(&mut jobs);
         let mut fetched: HashMap<String, Fetched> = fetch_all(self.api, &jobs);
+        let mut ids = IdSet::default();
         for r in list {
             let mut g = guest::from_resource(&self.cfg.name, r, self.now);
             let running = r.status == "running" && online.contains(r.node.as_str());
-            seen.insert(g.id.clone());
+            ids.add(&g.id);
             let f = fetched.remove(&g.id).unwrap_or_default();
             if r.kind == "qemu" {
                 self.refine_vm(r, &mut g, running, f);
@@ -781,22 +800,43 @@ impl Cycle<'_> {
                 out.containers.push(Arc::new(g));
             }
         }
-        for g in carried {
-            if seen.insert(g.id.clone()) {
-                if g.kind == "lxc" {
-                    out.containers.push(g);
-                } else {
-                    out.vms.push(g);
+        if !carried.is_empty() {
+            let listed: HashSet<String> = out
+                .vms
+                .iter()
+                .chain(out.containers.iter())
+                .map(|g| g.id.clone())
+                .collect();
+            for g in carried {
+                if !listed.contains(&g.id) {
+                    ids.add(&g.id);
+                    if g.kind == "lxc" {
+                        out.containers.push(g);
+                    } else {
+                        out.vms.push(g);
+                    }
                 }
             }
         }
-        self.memo.rates.retain(|id| seen.contains(id));
-        self.memo.fsinfo.retain(|id, _| seen.contains(id));
-        self.memo.agent_meta.retain(|id, _| seen.contains(id));
-        self.memo.ct_derived.retain(|id, _| seen.contains(id));
-        self.memo.lxc.retain(|id, _| seen.contains(id));
-        self.memo.vm_status.retain(|id, _| seen.contains(id));
-        self.memo.ct_status.retain(|id, _| seen.contains(id));
+        // The caches forget guests that are gone. The guest list rarely changes, so the
+        // walk over every cache (seven maps, one set lookup per entry) is made only when the
+        // set of ids differs from the last cycle's.
+        if self.memo.guest_ids != ids {
+            let seen: HashSet<&str> = out
+                .vms
+                .iter()
+                .chain(out.containers.iter())
+                .map(|g| g.id.as_str())
+                .collect();
+            self.memo.rates.retain(|id| seen.contains(id));
+            self.memo.fsinfo.retain(|id, _| seen.contains(id.as_str()));
+            self.memo.agent_meta.retain(|id, _| seen.contains(id.as_str()));
+            self.memo.ct_derived.retain(|id, _| seen.contains(id.as_str()));
+            self.memo.lxc.retain(|id, _| seen.contains(id.as_str()));
+            self.memo.vm_status.retain(|id, _| seen.contains(id.as_str()));
+            self.memo.ct_status.retain(|id, _| seen.contains(id.as_str()));
+            self.memo.guest_ids = ids;
+        }
         out.vms.sort_by_key(|g| g.vmid);
         out.containers.sort_by_key(|g| g.vmid);
     }
