@@ -651,6 +651,60 @@ fn pve_status_refreshes_rotate_in_batches() {
 }
 
 #[test]
+fn pve_guest_caches_forget_guests_that_left() {
+    // Three running VMs; then VM 102 leaves and VM 103 arrives (same count), then 102 comes
+    // back. A guest that left is forgotten: when it is listed again its status is read at
+    // once, as for any new guest, instead of reusing the reading from before it left.
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let listed = Arc::new(AtomicU64::new(0b0111)); // bit i = VM 100 + i listed
+    let l = listed.clone();
+    let server = MockServer::start(move |s| {
+        let p = api_path(s);
+        let data = if p == "/nodes" {
+            json!([{"node":"pve","status":"online","maxmem":1000,"mem":10}])
+        } else if p == "/cluster/resources" {
+            let bits = l.load(Ordering::SeqCst);
+            json!((0..4u64)
+                .filter(|i| bits & (1 << i) != 0)
+                .map(|i| json!({"id":format!("qemu/{}", 100 + i),"type":"qemu","vmid":100 + i,
+                                "node":"pve","status":"running","maxmem":1_000_000,"mem":1000,
+                                "maxdisk":0}))
+                .collect::<Vec<_>>())
+        } else if p.ends_with("/status/current") {
+            json!({"status":"running","maxmem":1_000_000,"freemem":999_000,"agent":0})
+        } else {
+            return not_found();
+        };
+        Reply::data(data)
+    });
+    let (p, clock) = guests_only_poller(&server);
+    let status_of = |server: &MockServer| {
+        let mut v: Vec<String> = server
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/status/current"))
+            .map(|r| r.path.split('/').nth(6).unwrap_or_default().to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let mut prev = p.poll(None).expect("poll 1");
+    assert_eq!(status_of(&server), ["100", "101", "102"]);
+    let mut step = |bits: u64, want: &[&str]| {
+        server.clear();
+        listed.store(bits, Ordering::SeqCst);
+        clock.advance(10_000);
+        prev = p.poll(Some(&prev)).expect("poll");
+        assert_eq!(status_of(&server), want, "listed {bits:#06b}");
+    };
+    step(0b0111, &[]);
+    step(0b1011, &["103"]);
+    step(0b1011, &[]);
+    step(0b1111, &["102"]);
+    step(0b1111, &[]);
+}
+
+#[test]
 fn pve_detail_refreshes_follow_what_changes() {
     // VM 100: memory moves between polls, roomy steady disk (50 %).
     // VM 101: steady memory, disk 90 % full.
