@@ -169,7 +169,10 @@ fn main() {
                 block_cpu = 0.0;
             }
         }
-        if let Some(ms) = std::env::var("POLL_BENCH_SLEEP_MS").ok().and_then(|v| v.parse().ok()) {
+        if let Some(ms) = std::env::var("POLL_BENCH_SLEEP_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
             std::thread::sleep(std::time::Duration::from_millis(ms));
         }
         clock.advance(CYCLE_S * 1000);

@@ -660,21 +660,22 @@ fn pve_guest_caches_forget_guests_that_left() {
     let l = listed.clone();
     let server = MockServer::start(move |s| {
         let p = api_path(s);
-        let data = if p == "/nodes" {
-            json!([{"node":"pve","status":"online","maxmem":1000,"mem":10}])
-        } else if p == "/cluster/resources" {
-            let bits = l.load(Ordering::SeqCst);
-            json!((0..4u64)
+        let data =
+            if p == "/nodes" {
+                json!([{"node":"pve","status":"online","maxmem":1000,"mem":10}])
+            } else if p == "/cluster/resources" {
+                let bits = l.load(Ordering::SeqCst);
+                json!((0..4u64)
                 .filter(|i| bits & (1 << i) != 0)
                 .map(|i| json!({"id":format!("qemu/{}", 100 + i),"type":"qemu","vmid":100 + i,
                                 "node":"pve","status":"running","maxmem":1_000_000,"mem":1000,
                                 "maxdisk":0}))
                 .collect::<Vec<_>>())
-        } else if p.ends_with("/status/current") {
-            json!({"status":"running","maxmem":1_000_000,"freemem":999_000,"agent":0})
-        } else {
-            return not_found();
-        };
+            } else if p.ends_with("/status/current") {
+                json!({"status":"running","maxmem":1_000_000,"freemem":999_000,"agent":0})
+            } else {
+                return not_found();
+            };
         Reply::data(data)
     });
     let (p, clock) = guests_only_poller(&server);

@@ -108,12 +108,14 @@ impl Samples {
     }
 }
 
-/// States closer together than this (by `last_update`) are recorded once. A fleet of
-/// several instances publishes after each instance's poll, so most publishes repeat the
-/// other instances' unchanged values; recording each cost a full sample set and a redb
-/// write. Every instance's poll still reaches the next recorded state, and each 10 s raw
-/// slot gets at least one sample while polling runs.
-pub const RECORD_MIN_GAP_MS: i64 = 5_000;
+/// At most one state per raw slot (10 s, `TIERS[0]`) is recorded: the first published in
+/// it. A fleet of several instances publishes after each instance's poll, so most publishes
+/// repeat the other instances' unchanged values; recording each cost a full sample set and a
+/// redb write (35,000 series at 5,000 guests). Every slot in which a state is published gets
+/// its sample, and every instance's values reach it (at most one poll interval old).
+fn raw_slot(at: i64) -> i64 {
+    super::tiers::TIERS[0].slot_start(at)
+}
 
 /// Hands states to the history writer thread without ever blocking the monitor: if the
 /// writer is still busy with the previous tick, this tick is skipped (and counted).
@@ -154,7 +156,7 @@ impl Recorder {
         let at = state.last_update;
         let last = self.last.load(Ordering::Relaxed);
         // `at < last`: the clock went backwards; record rather than wait for it.
-        if last != i64::MIN && at >= last && at - last < RECORD_MIN_GAP_MS {
+        if last != i64::MIN && at >= last && raw_slot(at) == raw_slot(last) {
             return false;
         }
         match self.tx.try_send(state) {
@@ -210,7 +212,7 @@ mod tests {
     }
 
     #[test]
-    fn close_publishes_are_recorded_once() {
+    fn one_state_per_raw_slot_is_recorded() {
         let (tx, rx) = sync_channel(16);
         let r = Recorder::new(tx);
         let at = |t: i64| {
@@ -219,16 +221,22 @@ mod tests {
                 ..Default::default()
             })
         };
-        // A fleet's publishes 1-2 s apart: one sample per RECORD_MIN_GAP_MS.
-        let offered: Vec<bool> = [0, 1_500, 3_000, 5_000, 6_000, 10_500, 20_000]
-            .into_iter()
-            .map(|t| r.offer(at(t)))
-            .collect();
-        assert_eq!(offered, [true, false, false, true, false, true, true]);
-        // The clock went backwards: recorded, and the gap counts from there.
+        // A fleet's publishes 1-2 s apart: the first of each 10 s raw slot is recorded.
+        let offered: Vec<bool> = [
+            0, 1_500, 3_000, 9_999, 10_000, 10_500, 19_000, 20_000, 45_000,
+        ]
+        .into_iter()
+        .map(|t| r.offer(at(t)))
+        .collect();
+        assert_eq!(
+            offered,
+            [true, false, false, false, true, false, false, true, true]
+        );
+        // The clock went backwards: recorded, and slots count from there.
         assert!(r.offer(at(1_000)));
         assert!(!r.offer(at(2_000)));
+        assert!(r.offer(at(12_000)));
         let got: Vec<i64> = rx.try_iter().map(|s| s.last_update).collect();
-        assert_eq!(got, [0, 5_000, 10_500, 20_000, 1_000]);
+        assert_eq!(got, [0, 10_000, 20_000, 45_000, 1_000, 12_000]);
     }
 }

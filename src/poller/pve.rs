@@ -830,11 +830,19 @@ impl Cycle<'_> {
                 .collect();
             self.memo.rates.retain(|id| seen.contains(id));
             self.memo.fsinfo.retain(|id, _| seen.contains(id.as_str()));
-            self.memo.agent_meta.retain(|id, _| seen.contains(id.as_str()));
-            self.memo.ct_derived.retain(|id, _| seen.contains(id.as_str()));
+            self.memo
+                .agent_meta
+                .retain(|id, _| seen.contains(id.as_str()));
+            self.memo
+                .ct_derived
+                .retain(|id, _| seen.contains(id.as_str()));
             self.memo.lxc.retain(|id, _| seen.contains(id.as_str()));
-            self.memo.vm_status.retain(|id, _| seen.contains(id.as_str()));
-            self.memo.ct_status.retain(|id, _| seen.contains(id.as_str()));
+            self.memo
+                .vm_status
+                .retain(|id, _| seen.contains(id.as_str()));
+            self.memo
+                .ct_status
+                .retain(|id, _| seen.contains(id.as_str()));
             self.memo.guest_ids = ids;
         }
         out.vms.sort_by_key(|g| g.vmid);
