@@ -123,10 +123,6 @@ fn main() {
         window * CYCLE_S / 60
     );
     let mut last: Vec<Option<State>> = vec![None; pollers.len()];
-    // The server's monitor thread drops replaced fragments, not the poller threads.
-    let (drop_tx, drop_rx) = std::sync::mpsc::channel::<State>();
-    let cross = std::env::var_os("POLL_BENCH_CROSS_FREE").is_some();
-    std::thread::spawn(move || drop_rx.into_iter().for_each(drop));
     let mut per_minute = Vec::new();
     let (mut block_cpu, mut requests) = (0.0, 0u64);
     for cycle in 0..warmup + window {
@@ -145,17 +141,10 @@ fn main() {
                 if chunk.is_empty() {
                     break;
                 }
-                let drop_tx = drop_tx.clone();
                 sc.spawn(move || {
                     for (p, prev) in chunk {
                         match p.poll(prev.as_ref()) {
-                            Ok(s) => {
-                                if let Some(old) = prev.replace(s)
-                                    && cross
-                                {
-                                    let _ = drop_tx.send(old);
-                                }
-                            }
+                            Ok(s) => *prev = Some(s),
                             Err(e) => eprintln!("poll failed: {}", e.message),
                         }
                     }
@@ -168,12 +157,6 @@ fn main() {
                 per_minute.push(block_cpu / (60 / CYCLE_S) as f64);
                 block_cpu = 0.0;
             }
-        }
-        if let Some(ms) = std::env::var("POLL_BENCH_SLEEP_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-        {
-            std::thread::sleep(std::time::Duration::from_millis(ms));
         }
         clock.advance(CYCLE_S * 1000);
         post(
