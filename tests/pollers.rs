@@ -584,30 +584,39 @@ fn agent_identity_is_read_rarely_and_again_after_a_reboot() {
     assert_eq!(count(&server, "/agent/network-get-interfaces"), 0);
 }
 
+/// One online node running the VMs `listed()` names (agent off, memory steady).
+fn steady_vms_server(listed: impl Fn() -> Vec<u64> + Send + Sync + 'static) -> MockServer {
+    MockServer::start(move |s| {
+        let p = api_path(s);
+        let data = if p == "/nodes" {
+            json!([{"node":"pve","status":"online","maxmem":1000,"mem":10}])
+        } else if p == "/cluster/resources" {
+            json!(
+                listed()
+                    .into_iter()
+                    .map(
+                        |vmid| json!({"id":format!("qemu/{vmid}"),"type":"qemu","vmid":vmid,
+                                   "node":"pve","status":"running","maxmem":1_000_000,
+                                   "mem":1000,"maxdisk":0})
+                    )
+                    .collect::<Vec<_>>()
+            )
+        } else if p.ends_with("/status/current") {
+            json!({"status":"running","maxmem":1_000_000,"freemem":999_000,"agent":0})
+        } else {
+            return not_found();
+        };
+        Reply::data(data)
+    })
+}
+
 #[test]
 fn pve_status_refreshes_rotate_in_batches() {
     // 120 running VMs (agent off): every status on the first cycle; then, for VMs whose
     // memory holds steady, once the steady TTL (5 min less a per-VMID spread of up to 1 min)
     // has passed, at most max(STATUS_BATCH_MIN, V/6) per cycle, oldest first.
     let vms = 120u64;
-    let server = MockServer::start(move |s| {
-        let p = api_path(s);
-        let data =
-            if p == "/nodes" {
-                json!([{"node":"pve","status":"online","maxmem":1000,"mem":10}])
-            } else if p == "/cluster/resources" {
-                json!((0..vms)
-                .map(|i| json!({"id":format!("qemu/{}", 100 + i),"type":"qemu","vmid":100 + i,
-                                "node":"pve","status":"running","maxmem":1_000_000,"mem":1000,
-                                "maxdisk":0}))
-                .collect::<Vec<_>>())
-            } else if p.ends_with("/status/current") {
-                json!({"status":"running","maxmem":1_000_000,"freemem":999_000,"agent":0})
-            } else {
-                return not_found();
-            };
-        Reply::data(data)
-    });
+    let server = steady_vms_server(move || (100..100 + vms).collect());
     let (p, clock) = guests_only_poller(&server);
     let status_calls = |server: &MockServer| {
         server
@@ -658,25 +667,12 @@ fn pve_guest_caches_forget_guests_that_left() {
     use std::sync::atomic::{AtomicU64, Ordering};
     let listed = Arc::new(AtomicU64::new(0b0111)); // bit i = VM 100 + i listed
     let l = listed.clone();
-    let server = MockServer::start(move |s| {
-        let p = api_path(s);
-        let data =
-            if p == "/nodes" {
-                json!([{"node":"pve","status":"online","maxmem":1000,"mem":10}])
-            } else if p == "/cluster/resources" {
-                let bits = l.load(Ordering::SeqCst);
-                json!((0..4u64)
-                .filter(|i| bits & (1 << i) != 0)
-                .map(|i| json!({"id":format!("qemu/{}", 100 + i),"type":"qemu","vmid":100 + i,
-                                "node":"pve","status":"running","maxmem":1_000_000,"mem":1000,
-                                "maxdisk":0}))
-                .collect::<Vec<_>>())
-            } else if p.ends_with("/status/current") {
-                json!({"status":"running","maxmem":1_000_000,"freemem":999_000,"agent":0})
-            } else {
-                return not_found();
-            };
-        Reply::data(data)
+    let server = steady_vms_server(move || {
+        let bits = l.load(Ordering::SeqCst);
+        (0..4u64)
+            .filter(|i| bits & (1 << i) != 0)
+            .map(|i| 100 + i)
+            .collect()
     });
     let (p, clock) = guests_only_poller(&server);
     let status_of = |server: &MockServer| {
