@@ -131,6 +131,17 @@ impl Default for SchedulerConfig {
     }
 }
 
+/// The next poll of a fixed-interval instance: the first multiple of `interval` (counted
+/// from the Unix epoch) at least a quarter interval away. Instances of one kind share the
+/// grid, so their polls start together and finish together, and the monitor publishes (runs
+/// alerts, serializes, fans out) once per cycle instead of once per instance whose phase
+/// drifted by its poll time.
+fn on_grid(now: i64, interval: i64) -> i64 {
+    let interval = interval.max(1);
+    let earliest = now + interval / 4;
+    earliest + (interval - earliest.rem_euclid(interval)) % interval
+}
+
 impl SchedulerConfig {
     fn interval(&self, kind: Kind) -> i64 {
         match kind {
@@ -321,10 +332,13 @@ impl Scheduler {
                     None => cfg.interval(key.kind),
                     Some(a) => adaptive_interval(&a, staleness_before, t.smoothed_ms, jitter),
                 };
-                if cfg.adaptive.is_some() {
-                    t.smoothed_ms = Some(interval);
-                }
-                t.next_run = now + interval;
+                t.next_run = match cfg.adaptive {
+                    Some(_) => {
+                        t.smoothed_ms = Some(interval);
+                        now + interval
+                    }
+                    None => on_grid(now, interval),
+                };
             }
             Outcome::Failure { message, category } => {
                 t.breaker.failure(&bcfg, now);
@@ -527,9 +541,33 @@ mod tests {
         assert!(s.take_due(1).is_empty(), "in flight: not handed out twice");
         s.complete(&pve, Outcome::Success, 500);
         s.complete(&pbs, Outcome::Success, 500);
-        assert_eq!(s.take_due(10_499), Vec::<Key>::new());
-        assert_eq!(s.take_due(10_500), vec![pve.clone()]);
-        assert_eq!(s.next_wake(), Some(60_500));
+        assert_eq!(s.take_due(9_999), Vec::<Key>::new());
+        assert_eq!(s.take_due(10_000), vec![pve.clone()]);
+        assert_eq!(s.next_wake(), Some(60_000));
+    }
+
+    #[test]
+    fn instances_of_one_kind_poll_on_a_shared_grid() {
+        let mut s = Scheduler::new(SchedulerConfig::default(), 1);
+        let a = Key::new(Kind::Pve, "a");
+        let b = Key::new(Kind::Pve, "b");
+        s.upsert(a.clone(), "a", "https://a:8006", 0);
+        s.upsert(b.clone(), "b", "https://b:8006", 0);
+        // Added at different times, finishing at different times...
+        assert_eq!(s.take_due(3_700), vec![a.clone(), b.clone()]);
+        s.complete(&a, Outcome::Success, 3_900);
+        s.complete(&b, Outcome::Success, 7_400);
+        // ...both next start on the same 10 s boundary (b's is 2.6 s away: at least a
+        // quarter interval, so it is not skipped).
+        assert_eq!(s.take_due(9_999), Vec::<Key>::new());
+        assert_eq!(s.take_due(10_000), vec![a.clone(), b.clone()]);
+        // A poll that ends closer than a quarter interval to the boundary waits one more.
+        s.complete(&a, Outcome::Success, 18_000);
+        s.complete(&b, Outcome::Success, 10_300);
+        assert_eq!(s.take_due(20_000), vec![b.clone()]);
+        assert_eq!(s.take_due(29_999), Vec::<Key>::new());
+        s.complete(&b, Outcome::Success, 20_200);
+        assert_eq!(s.take_due(30_000), vec![a, b]);
     }
 
     #[test]
@@ -539,7 +577,7 @@ mod tests {
         s.upsert(pve.clone(), "lab", "https://a:8006", 0);
         assert_eq!(s.take_due(0).len(), 1);
         s.complete(&pve, Outcome::Success, 1_000);
-        assert_eq!(s.next_wake(), Some(11_000));
+        assert_eq!(s.next_wake(), Some(10_000));
         let cfg = SchedulerConfig {
             pve_interval_ms: 2_000,
             ..Default::default()
@@ -559,12 +597,12 @@ mod tests {
         s.reconfigure(slow, 5_000);
         assert_eq!(s.take_due(5_000).len(), 1);
         s.complete(&pve, Outcome::Success, 5_100);
-        assert_eq!(s.next_wake(), Some(65_100));
+        assert_eq!(s.next_wake(), Some(60_000));
         // A failing instance keeps its backoff.
-        assert_eq!(s.take_due(65_100).len(), 1);
-        s.complete(&pve, fail("refused"), 65_200);
+        assert_eq!(s.take_due(60_000).len(), 1);
+        s.complete(&pve, fail("refused"), 60_100);
         let wake = s.next_wake().unwrap();
-        s.reconfigure(cfg, 65_300);
+        s.reconfigure(cfg, 60_200);
         assert_eq!(s.next_wake(), Some(wake));
     }
 
