@@ -778,6 +778,43 @@ fn garbage_never_panics_any_call() {
 }
 
 #[test]
+fn bodies_larger_than_the_connection_buffers_arrive_whole() {
+    // 3,000 nodes: a ~300 KB body, many TLS records and many buffer fills.
+    let list: Vec<_> = (0..3_000)
+        .map(|i| json!({"node": format!("pve{i}"), "status": "online", "maxmem": i}))
+        .collect();
+    let server = MockServer::start(move |_| Reply::data(json!(list)));
+    let client = pve(&server.url(), TlsMode::NoVerify);
+    for _ in 0..2 {
+        // twice: the second call reuses the kept-alive connection and its buffers
+        let nodes = client.nodes().unwrap();
+        assert_eq!(nodes.len(), 3_000);
+        assert_eq!(
+            (nodes[2_999].node.as_str(), nodes[2_999].maxmem),
+            ("pve2999", 2_999)
+        );
+    }
+}
+
+#[test]
+fn a_response_head_larger_than_the_buffer_is_an_error_not_a_hang() {
+    let huge: &'static str = Box::leak("x".repeat(40 * 1024).into_boxed_str());
+    let server = MockServer::start(move |_| {
+        let mut r = Reply::data(json!([]));
+        r.headers.push(("x-padding", huge));
+        r
+    });
+    let started = Instant::now();
+    let e = pve(&server.url(), TlsMode::NoVerify).nodes().unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(4), "{e:?}");
+    assert_eq!(e.kind(), ErrorKind::BadBody, "{e:?}");
+    assert!(
+        e.to_string().contains("response headers larger than"),
+        "{e}"
+    );
+}
+
+#[test]
 fn gzip_responses_are_accepted_and_decoded() {
     let server = MockServer::start(|_| {
         Reply::data(json!([{"node": "pve1", "status": "online", "maxmem": "1024"}])).gzipped()

@@ -228,6 +228,13 @@ pub(crate) fn from_transport(
             path: path.to_owned(),
             detail: format!("response body larger than the {n}-byte limit"),
         },
+        U::LargeResponseHeader(_, max) => ProxmoxError::BadBody {
+            host: host_s,
+            path: path.to_owned(),
+            detail: format!(
+                "response headers larger than {max} bytes; is this the Proxmox API address?"
+            ),
+        },
         U::Decompress(kind, e) => ProxmoxError::BadBody {
             host: host_s,
             path: path.to_owned(),

@@ -137,6 +137,9 @@ pub struct RawResponse {
 /// with room to spare.
 const IDLE_CONNECTIONS_PER_HOST: usize = 8;
 
+/// Input and output buffer size of each connection (see `Http::build`).
+const IO_BUFFER_BYTES: usize = 32 * 1024;
+
 /// Settings for [`Http::new`].
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
@@ -194,6 +197,15 @@ impl Http {
             // cycle and the next cycle paid a TLS handshake for each again.
             .max_idle_connections_per_host(IDLE_CONNECTIONS_PER_HOST)
             .max_idle_connections(4 * IDLE_CONNECTIONS_PER_HOST)
+            // Each kept-alive connection holds two buffer pairs (ours for plaintext, the TCP
+            // transport's for TLS records). ureq's default of 128 KiB each made a 5-cluster
+            // fleet hold ~10 MB in idle buffers; a response head is a few hundred bytes, a
+            // request head under 2 KiB, and bodies stream through in TLS records (16 KiB).
+            .input_buffer_size(IO_BUFFER_BYTES)
+            .output_buffer_size(IO_BUFFER_BYTES)
+            // A response head must fit the input buffer (ureq reports a larger one only
+            // when it is larger than this limit, else as a disconnect).
+            .max_response_header_size(IO_BUFFER_BYTES / 2)
             .build();
         // Same chain as ureq's default minus SOCKS, with our TLS connector at the end.
         let connector =
