@@ -382,11 +382,11 @@ fn pve_slow_cadence_backups_snapshots_disks() {
     let sb = &s.pve_backups.storage_backups;
     assert_eq!(sb.len(), 1, "same volid reported by two nodes counted once");
     assert_eq!(
-        sb[0].id,
+        sb[0].id(),
         "home-local:backup/vzdump-lxc-100-2020_11_25-14_39_11.tar.lzo"
     );
     assert_eq!(
-        (sb[0].kind.as_str(), sb[0].ctime, sb[0].size),
+        (sb[0].kind, sb[0].ctime, sb[0].size),
         ("lxc", 1_606_311_551, 4_504_446)
     );
     let snaps = &s.pve_backups.guest_snapshots;

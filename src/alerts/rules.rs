@@ -1127,7 +1127,7 @@ fn backup_age<'a>(out: &mut Out<'a>, cfg: &AlertConfig, ctx: &Ctx, state: &'a St
     // and ids are built only when it is past a limit or already tracked.
     let mut newest: HashMap<(&str, u32), i64> = HashMap::new();
     for b in &state.pve_backups.storage_backups {
-        let e = newest.entry((b.instance.as_str(), b.vmid)).or_insert(0);
+        let e = newest.entry((&*b.instance, b.vmid)).or_insert(0);
         *e = (*e).max(b.time);
     }
     let mut pbs_newest: HashMap<(&str, u32), i64> = HashMap::new();

@@ -279,7 +279,7 @@ mod tests {
             std::sync::Arc::make_mut(&mut s.pve_backups)
                 .storage_backups
                 .push(StorageBackup {
-                    id: format!("pve-local:backup/vzdump-qemu-{i}.vma.zst"),
+                    instance: "pve".into(),
                     volid: format!("local:backup/vzdump-qemu-{i}.vma.zst"),
                     ..Default::default()
                 });

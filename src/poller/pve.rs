@@ -1248,12 +1248,24 @@ impl Cycle<'_> {
 
         // Backup volumes: each storage holding backups is listed once (a shared storage from
         // the first online node that has it).
-        let guest_node: HashMap<u32, String> = out
+        // Each distinct text once, shared by every volume that names it.
+        let instance: Arc<str> = Arc::from(self.cfg.name.as_str());
+        let mut node_names: HashSet<Arc<str>> = HashSet::new();
+        let mut shared_node = |n: &str| -> Arc<str> {
+            if let Some(a) = node_names.get(n) {
+                return a.clone();
+            }
+            let a: Arc<str> = Arc::from(n);
+            node_names.insert(a.clone());
+            a
+        };
+        let guest_node: HashMap<u32, Arc<str>> = out
             .vms
             .iter()
             .chain(out.containers.iter())
-            .map(|g| (g.vmid, g.node.clone()))
+            .map(|g| (g.vmid, shared_node(&g.node)))
             .collect();
+        let mut formats: Vec<Arc<str>> = Vec::new();
         let mut asked = BTreeSet::new();
         let mut by_volid: BTreeMap<String, crate::model::StorageBackup> = BTreeMap::new();
         let mut failed_storages = BTreeSet::new();
@@ -1298,16 +1310,18 @@ impl Cycle<'_> {
                     Some(STORAGE_TIMEOUT),
                 ) {
                     Ok(items) => {
+                        let storage: Arc<str> = Arc::from(s.storage.as_str());
+                        let node = shared_node(&n.item.node);
+                        let src = backups::VolumeSource {
+                            instance: &instance,
+                            storage: &storage,
+                            storage_type: &s.kind,
+                            node: &node,
+                        };
                         for c in &items {
                             let gn = c.vmid.and_then(|v| guest_node.get(&(v as u32)));
-                            if let Some(b) = backups::map_storage_backup(
-                                &self.cfg.name,
-                                &s.storage,
-                                &s.kind,
-                                &n.item.node,
-                                gn.map(String::as_str),
-                                c,
-                            ) {
+                            if let Some(b) = backups::map_storage_backup(&src, gn, &mut formats, c)
+                            {
                                 by_volid.entry(b.volid.clone()).or_insert(b);
                             }
                         }
@@ -1333,8 +1347,8 @@ impl Cycle<'_> {
             for b in &p.storage_backups {
                 // A shared storage read through another node is authoritative; a node-local
                 // one of a node we could not read keeps its backups.
-                let unread = failed_storages.contains(&b.storage)
-                    || (offline.contains(b.node.as_str()) && !asked.contains(&b.storage));
+                let unread = failed_storages.contains(&*b.storage)
+                    || (offline.contains(&*b.node) && !asked.contains(&*b.storage));
                 if unread {
                     by_volid.entry(b.volid.clone()).or_insert_with(|| b.clone());
                 }

@@ -2,6 +2,7 @@
 
 use crate::model::{BackupTask, GuestSnapshot, StorageBackup};
 use crate::proxmox::types::pve::{Snapshot, StorageContentItem, TaskListItem};
+use std::sync::Arc;
 
 pub fn map_task(instance: &str, t: &TaskListItem) -> Option<BackupTask> {
     if t.kind != "vzdump" || t.upid.is_empty() {
@@ -36,36 +37,54 @@ pub fn volume_kind(volid: &str, format: &str, vmid: u64) -> &'static str {
     }
 }
 
-/// One backup volume. `guest_node` = the guest's current node when known.
+/// Where one storage listing came from: the texts every volume of it shares.
+pub struct VolumeSource<'a> {
+    pub instance: &'a Arc<str>,
+    pub storage: &'a Arc<str>,
+    pub storage_type: &'a str,
+    /// The node the listing was asked from.
+    pub node: &'a Arc<str>,
+}
+
+/// The shared copy of `s` from `cache` (a handful of distinct values, e.g. backup formats),
+/// added when new.
+pub fn intern(cache: &mut Vec<Arc<str>>, s: &str) -> Arc<str> {
+    if let Some(a) = cache.iter().find(|a| &***a == s) {
+        return a.clone();
+    }
+    let a: Arc<str> = Arc::from(s);
+    cache.push(a.clone());
+    a
+}
+
+/// One backup volume. `guest_node` = the guest's current node when known; `formats` shares
+/// the format texts between volumes.
 pub fn map_storage_backup(
-    instance: &str,
-    storage: &str,
-    storage_type: &str,
-    queried_node: &str,
-    guest_node: Option<&str>,
+    src: &VolumeSource<'_>,
+    guest_node: Option<&Arc<str>>,
+    formats: &mut Vec<Arc<str>>,
     c: &StorageContentItem,
 ) -> Option<StorageBackup> {
     if c.content != "backup" || c.volid.is_empty() {
         return None;
     }
     let vmid = c.vmid.unwrap_or(0);
-    let is_pbs = storage_type == "pbs" || storage.starts_with("pbs-");
+    let is_pbs = src.storage_type == "pbs" || src.storage.starts_with("pbs-");
     let verification = c
         .verification
         .as_ref()
         .map(|v| v.state.clone())
         .filter(|s| !s.is_empty());
     Some(StorageBackup {
-        id: format!("{instance}-{}", c.volid),
-        storage: storage.to_owned(),
-        node: guest_node.unwrap_or(queried_node).to_owned(),
-        instance: instance.to_owned(),
-        kind: volume_kind(&c.volid, &c.format, vmid).to_owned(),
+        storage: src.storage.clone(),
+        node: guest_node.unwrap_or(src.node).clone(),
+        instance: src.instance.clone(),
+        kind: volume_kind(&c.volid, &c.format, vmid),
         vmid: vmid as u32,
         time: super::secs_to_ms(c.ctime),
         ctime: c.ctime,
         size: c.size,
-        format: c.format.clone(),
+        format: intern(formats, &c.format),
         notes: Some(c.notes.clone()).filter(|n| !n.is_empty()),
         protected: c.protected,
         volid: c.volid.clone(),
@@ -178,17 +197,35 @@ mod tests {
             }),
             ..Default::default()
         };
-        let b = map_storage_backup("home", "pbs1", "pbs", "pve1", Some("pve2"), &c).unwrap();
+        let (home, pbs1, pve1, pve2): (Arc<str>, Arc<str>, Arc<str>, Arc<str>) =
+            ("home".into(), "pbs1".into(), "pve1".into(), "pve2".into());
+        let src = VolumeSource {
+            instance: &home,
+            storage: &pbs1,
+            storage_type: "pbs",
+            node: &pve1,
+        };
+        let mut formats = Vec::new();
+        let b = map_storage_backup(&src, Some(&pve2), &mut formats, &c).unwrap();
+        assert_eq!((&*b.node, b.is_pbs, b.verified), ("pve2", true, true));
+        assert_eq!((b.time, b.kind), (100_000, "qemu"));
+        assert_eq!(b.id(), "home-pbs1:backup/vm/101/2024-01-01T00:00:00Z");
+        let v = serde_json::to_value(&b).unwrap();
+        assert_eq!(v["id"], "home-pbs1:backup/vm/101/2024-01-01T00:00:00Z");
         assert_eq!(
-            (b.node.as_str(), b.is_pbs, b.verified),
-            ("pve2", true, true)
+            (&v["type"], &v["format"], &v["isPBS"]),
+            (&"qemu".into(), &"pbs-vm".into(), &true.into())
         );
-        assert_eq!((b.time, b.kind.as_str()), (100_000, "qemu"));
+        assert!(v.get("notes").is_none());
+        // Volumes of one listing share their texts.
+        let b2 = map_storage_backup(&src, None, &mut formats, &c).unwrap();
+        assert!(Arc::ptr_eq(&b.format, &b2.format) && Arc::ptr_eq(&b.storage, &b2.storage));
+        assert_eq!(&*b2.node, "pve1");
         let iso = StorageContentItem {
             content: "iso".into(),
             ..c
         };
-        assert!(map_storage_backup("home", "local", "dir", "pve1", None, &iso).is_none());
+        assert!(map_storage_backup(&src, None, &mut formats, &iso).is_none());
     }
 
     #[test]
