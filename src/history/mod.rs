@@ -85,7 +85,8 @@ impl Acc {
 pub struct History {
     store: Arc<Store>,
     series: HashMap<String, Meta>,
-    names: Vec<Option<String>>,
+    /// Which series indexes are taken (a name is held once, as its key in `series`).
+    taken: Vec<bool>,
     free: Vec<u32>,
     /// Per tier: start of the open slot and one accumulator per series index.
     open: [i64; 4],
@@ -97,7 +98,7 @@ impl History {
     /// recovered (their finer tiers still hold those points).
     pub fn open(store: Arc<Store>, now: i64) -> Result<History, StoreError> {
         let mut series = HashMap::new();
-        let mut names: Vec<Option<String>> = Vec::new();
+        let mut taken: Vec<bool> = Vec::new();
         {
             let rx = store.database().begin_read().map_err(StoreError::db)?;
             let t = rx.open_table(SERIES).map_err(StoreError::db)?;
@@ -113,10 +114,10 @@ impl History {
                 let index = u32::from_le_bytes(v[0..4].try_into().unwrap_or_default());
                 let born = i64::from_le_bytes(v[4..12].try_into().unwrap_or_default());
                 let i = index as usize;
-                if names.len() <= i {
-                    names.resize(i + 1, None);
+                if taken.len() <= i {
+                    taken.resize(i + 1, false);
                 }
-                names[i] = Some(k.value().to_string());
+                taken[i] = true;
                 series.insert(
                     k.value().to_string(),
                     Meta {
@@ -127,18 +128,18 @@ impl History {
                 );
             }
         }
-        let free = names
+        let free = taken
             .iter()
             .enumerate()
-            .filter(|(_, n)| n.is_none())
+            .filter(|(_, t)| !**t)
             .map(|(i, _)| i as u32)
             .rev()
             .collect();
-        let n = names.len();
+        let n = taken.len();
         Ok(History {
             store,
             series,
-            names,
+            taken,
             free,
             open: [i64::MIN; 4],
             acc: std::array::from_fn(|_| vec![EMPTY_ACC; n]),
@@ -179,6 +180,9 @@ impl History {
                 let index = self.index_for(name.as_ref(), now, &mut series_t)? as usize;
                 for acc in self.acc.iter_mut() {
                     if acc.len() <= index {
+                        // Grown by an eighth, not doubled: four tiers of 16-byte entries for
+                        // 35,000 series would otherwise hold up to 2 MB unused.
+                        acc.reserve_exact((index + 1 - acc.len()).max(acc.len() / 8));
                         acc.resize(index + 1, EMPTY_ACC);
                     }
                     acc[index].add(*value);
@@ -204,11 +208,11 @@ impl History {
         let index = match self.free.pop() {
             Some(i) => i,
             None => {
-                self.names.push(None);
-                (self.names.len() - 1) as u32
+                self.taken.push(false);
+                (self.taken.len() - 1) as u32
             }
         };
-        self.names[index as usize] = Some(name.to_string());
+        self.taken[index as usize] = true;
         // Readers ignore slots that ended before `born`, so a reused index never shows the
         // previous owner's values; its accumulators are reset just below.
         let born = now;
@@ -238,7 +242,7 @@ impl History {
         start: i64,
         ti: usize,
     ) -> Result<(), StoreError> {
-        let n = self.names.len() as u32;
+        let n = self.taken.len() as u32;
         let groups = n.div_ceil(GROUP);
         let ring = tier.ring_index(start);
         let mut buf = Vec::with_capacity(HEADER + GROUP as usize * point_bytes(ti));
@@ -271,7 +275,7 @@ impl History {
         for name in stale {
             if let Some(m) = self.series.remove(&name) {
                 t.remove(name.as_str()).map_err(StoreError::db)?;
-                self.names[m.index as usize] = None;
+                self.taken[m.index as usize] = false;
                 self.free.push(m.index);
             }
         }
