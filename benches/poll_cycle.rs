@@ -60,11 +60,8 @@ fn post(url: &str, body: &str) -> serde_json::Value {
 }
 
 fn main() {
-    // As the server does (src/main.rs); MALLOC_ARENA_MAX in the environment wins.
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        // SAFETY: mallopt only tunes the allocator; no other thread exists yet.
-        unsafe { libc::mallopt(libc::M_ARENA_MAX, 2) };
-    }
+    // The server's allocator settings (src/main.rs).
+    pulse::malloc_tuning::apply();
     let clusters = env("POLL_BENCH_CLUSTERS", 5);
     let nodes = env("POLL_BENCH_NODES", 10);
     let guests = env("POLL_BENCH_GUESTS", 1000);

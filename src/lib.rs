@@ -9,6 +9,7 @@ pub mod demo;
 pub mod guest_metadata;
 pub mod history;
 pub mod logging;
+pub mod malloc_tuning;
 pub mod model;
 pub mod monitor;
 pub mod nodes;
