@@ -49,7 +49,7 @@ pub fn select(s: &State, f: &LiveFilter) -> Selection {
             .pve_backups
             .storage_backups
             .iter()
-            .filter(|b| guest(&b.instance, &b.node, &b.kind, b.vmid))
+            .filter(|b| guest(&b.instance, &b.node, b.kind, b.vmid))
             .cloned()
             .collect(),
         snapshots: s
