@@ -85,8 +85,9 @@ impl Acc {
 pub struct History {
     store: Arc<Store>,
     series: HashMap<String, Meta>,
-    /// Which series indexes are taken (a name is held once, as its key in `series`).
-    taken: Vec<bool>,
+    /// Indexes handed out so far (0..indexes); those not in use are in `free`. A name is
+    /// held once, as its key in `series`.
+    indexes: u32,
     free: Vec<u32>,
     /// Per tier: start of the open slot and one accumulator per series index.
     open: [i64; 4],
@@ -136,10 +137,11 @@ impl History {
             .rev()
             .collect();
         let n = taken.len();
+        let indexes = n as u32;
         Ok(History {
             store,
             series,
-            taken,
+            indexes,
             free,
             open: [i64::MIN; 4],
             acc: std::array::from_fn(|_| vec![EMPTY_ACC; n]),
@@ -208,11 +210,10 @@ impl History {
         let index = match self.free.pop() {
             Some(i) => i,
             None => {
-                self.taken.push(false);
-                (self.taken.len() - 1) as u32
+                self.indexes += 1;
+                self.indexes - 1
             }
         };
-        self.taken[index as usize] = true;
         // Readers ignore slots that ended before `born`, so a reused index never shows the
         // previous owner's values; its accumulators are reset just below.
         let born = now;
@@ -242,7 +243,7 @@ impl History {
         start: i64,
         ti: usize,
     ) -> Result<(), StoreError> {
-        let n = self.taken.len() as u32;
+        let n = self.indexes;
         let groups = n.div_ceil(GROUP);
         let ring = tier.ring_index(start);
         let mut buf = Vec::with_capacity(HEADER + GROUP as usize * point_bytes(ti));
@@ -275,7 +276,6 @@ impl History {
         for name in stale {
             if let Some(m) = self.series.remove(&name) {
                 t.remove(name.as_str()).map_err(StoreError::db)?;
-                self.taken[m.index as usize] = false;
                 self.free.push(m.index);
             }
         }
