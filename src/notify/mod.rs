@@ -516,40 +516,50 @@ impl Notifier {
     ) -> std::io::Result<()> {
         let mut rx = alerts.subscribe();
         let me = self.clone();
+        // A blocking wait for the next event (or the open group's deadline) instead of a
+        // 100 ms sleep-and-poll loop: that loop woke 100 times per poll cycle for nothing.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()?;
         std::thread::Builder::new()
             .name("notify-events".into())
             .spawn(move || {
+                use tokio::sync::broadcast::error::RecvError;
                 let mut grouper = Grouper::default();
+                // The config is only read (cloned) while a group is open.
+                let window = |g: &Grouper| g.since.map(|_| group_window_ms(&alerts.config()));
                 loop {
                     if me.stop.load(Ordering::Relaxed) {
                         return;
                     }
-                    let mut got = false;
-                    loop {
-                        match rx.try_recv() {
-                            Ok(ev) => {
-                                got = true;
+                    // At most a second, so `stop` is seen promptly.
+                    let mut wait = Duration::from_secs(1);
+                    if let (Some(since), Some(w)) = (grouper.since, window(&grouper)) {
+                        let due = since + Duration::from_millis(w.max(0) as u64);
+                        wait = wait.min(due.saturating_duration_since(Instant::now()));
+                    }
+                    let got = rt.block_on(async { tokio::time::timeout(wait, rx.recv()).await });
+                    match got {
+                        Ok(Ok(ev)) => {
+                            me.on_event(&mut grouper, ev);
+                            // Whatever else arrived with it is taken in the same turn.
+                            while let Ok(ev) = rx.try_recv() {
                                 me.on_event(&mut grouper, ev);
                             }
-                            Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => {
-                                tracing::warn!(
-                                    missed = n,
-                                    "notification pipeline fell behind alert events"
-                                );
-                            }
-                            Err(tokio::sync::broadcast::error::TryRecvError::Empty) => break,
-                            Err(tokio::sync::broadcast::error::TryRecvError::Closed) => return,
                         }
-                    }
-                    // The config is only read (cloned) while a group is open.
-                    if grouper.since.is_some() {
-                        let window = group_window_ms(&alerts.config());
-                        if let Some(batch) = grouper.take_due(Instant::now(), window) {
-                            me.send_batch(batch, Kind::Alert, &Channels::All);
+                        Ok(Err(RecvError::Lagged(n))) => {
+                            tracing::warn!(
+                                missed = n,
+                                "notification pipeline fell behind alert events"
+                            );
                         }
+                        Ok(Err(RecvError::Closed)) => return,
+                        Err(_) => {} // waited the full time
                     }
-                    if !got {
-                        std::thread::sleep(Duration::from_millis(100));
+                    if let Some(w) = window(&grouper)
+                        && let Some(batch) = grouper.take_due(Instant::now(), w)
+                    {
+                        me.send_batch(batch, Kind::Alert, &Channels::All);
                     }
                 }
             })?;
