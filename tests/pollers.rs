@@ -271,7 +271,7 @@ fn pve_guests_templates_zeroing_agent_and_ct_details() {
     assert_eq!(vm.disk_status_reason, None, "agent reported usage");
     let stopped = &s.vms[1];
     assert_eq!(stopped.status, "stopped");
-    assert_eq!(stopped.disk_status_reason.as_deref(), Some("vm-stopped"));
+    assert_eq!(stopped.disk_status_reason, Some("vm-stopped"));
     assert_eq!(stopped.cpu, 0.0);
     assert_eq!(stopped.memory.as_ref().unwrap().usage, 0.0);
 
@@ -1237,7 +1237,7 @@ fn pve_agent_not_running_gives_unknown_disk_and_a_reason() {
         .poll(None)
         .expect("agent failures never fail the poll");
     let vm = &s.vms[0];
-    assert_eq!(vm.disk_status_reason.as_deref(), Some("agent-not-running"));
+    assert_eq!(vm.disk_status_reason, Some("agent-not-running"));
     let d = vm.disk.as_ref().unwrap();
     assert_eq!(
         (d.total, d.usage),
@@ -1471,7 +1471,7 @@ fn pve_parallel_per_guest_calls_land_on_the_right_guest() {
             "{}",
             g.id
         );
-        assert_eq!(g.disk_status_reason.as_deref(), Some("agent-disabled"));
+        assert_eq!(g.disk_status_reason, Some("agent-disabled"));
     }
     // 1 + N + 1 + V (+1 replication and +1 membership read on the first cycle) with
     // storage/backups/disks off.

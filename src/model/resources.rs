@@ -161,7 +161,7 @@ pub struct Guest {
     #[serde(skip_serializing_if = "no_items")]
     pub disks: Arc<[Disk]>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub disk_status_reason: Option<String>,
+    pub disk_status_reason: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub os_name: Option<Arc<str>>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -996,8 +996,7 @@ impl Cycle<'_> {
                 Err(reason) => Some(reason),
                 Ok(summary) => guest::fs_reason(summary),
             }
-        }
-        .map(str::to_owned);
+        };
         if fresh_fs && let Some(e) = self.memo.fsinfo.get_mut(&g.id) {
             let usage = g.disk.as_ref().map(|d| d.usage);
             e.ttl = fsinfo_ttl(g.vmid as u64, e.usage, usage);
