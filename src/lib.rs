@@ -1,6 +1,7 @@
 //! Pulse for Rust: monitors Proxmox VE, PBS, PMG and Docker hosts from one binary.
 
 pub mod alerts;
+mod alloc;
 pub mod api;
 pub mod auth;
 pub mod cli;
@@ -9,7 +10,6 @@ pub mod demo;
 pub mod guest_metadata;
 pub mod history;
 pub mod logging;
-pub mod malloc_tuning;
 pub mod model;
 pub mod monitor;
 pub mod nodes;

@@ -1,4 +1,3 @@
 fn main() -> std::process::ExitCode {
-    pulse::malloc_tuning::apply();
     pulse::cli::main()
 }
