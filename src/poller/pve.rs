@@ -1487,7 +1487,17 @@ struct Fetched {
 /// Below this many running guests the calls are made on the poll's own thread.
 const PARALLEL_FROM: usize = 8;
 
+impl Job<'_> {
+    /// Whether any call may be made for this guest (the agent ones only if its agent is up).
+    fn any_due(&self) -> bool {
+        self.status_due || self.fs_due || self.net_due || self.ident_due || self.extra_due
+    }
+}
+
 fn fetch_all(api: &PveClient, jobs: &[Job<'_>]) -> HashMap<String, Fetched> {
+    // Most running guests have nothing due in a given cycle: only the others are handed to
+    // the workers (and only they count towards starting any).
+    let jobs: Vec<&Job<'_>> = jobs.iter().filter(|j| j.any_due()).collect();
     if jobs.len() < PARALLEL_FROM {
         return jobs
             .iter()
