@@ -18,9 +18,10 @@ type Spares = Arc<Mutex<VecDeque<Bytes>>>;
 const SPARES: usize = 2;
 /// After this many publishes in a row that nobody read, nobody is watching: the spares
 /// (two state-sized buffers, ~50 MB at 5,000 guests) are freed. One unread publish is normal
-/// (a client skips to the newest state), so a single one does not count. (Also asking glibc
-/// to hand the memory back with `malloc_trim` was measured and dropped: every later poll's
-/// allocations got slower, 154 → 238 ms CPU per cycle at 2,000 guests.)
+/// (a client skips to the newest state), so a single one does not count. (With glibc, the
+/// allocator then, asking it to hand the memory back with `malloc_trim` was measured and
+/// dropped: every later poll's allocations got slower, 154 → 238 ms CPU per cycle at 2,000
+/// guests.)
 const IDLE_AFTER_UNREAD: u32 = 2;
 
 #[derive(Debug)]
