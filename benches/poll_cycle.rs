@@ -60,7 +60,6 @@ fn post(url: &str, body: &str) -> serde_json::Value {
 }
 
 fn main() {
-    pulse::malloc_tuning::apply();
     let clusters = env("POLL_BENCH_CLUSTERS", 5);
     let nodes = env("POLL_BENCH_NODES", 10);
     let guests = env("POLL_BENCH_GUESTS", 1000);
