@@ -133,6 +133,33 @@ pub struct RawResponse {
     pub content_type: String,
 }
 
+/// A response body's buffer goes back to the thread that dropped it and the next request
+/// of that thread reads into it: a poll reads the same big lists every cycle, and a fresh,
+/// growing buffer each time cost page faults and copies (with jemalloc handing freed pages
+/// back at once, `src/alloc.rs`). Buffers above this size are not kept.
+const SPARE_BODY_MAX: usize = 2 * 1024 * 1024;
+
+thread_local! {
+    static SPARE_BODY: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+impl Drop for RawResponse {
+    fn drop(&mut self) {
+        if self.body.capacity() <= SPARE_BODY_MAX {
+            let body = std::mem::take(&mut self.body);
+            // During thread teardown the slot may be gone; the buffer is then just freed.
+            let _ = SPARE_BODY.try_with(|s| {
+                let spare = s.take();
+                s.set(if body.capacity() >= spare.capacity() {
+                    body
+                } else {
+                    spare
+                });
+            });
+        }
+    }
+}
+
 /// Kept-alive connections per endpoint: the PVE poller's guest workers plus the cycle itself,
 /// with room to spare.
 const IDLE_CONNECTIONS_PER_HOST: usize = 8;
@@ -289,12 +316,21 @@ impl Http {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(MAX_BODY_BYTES)
-            .read_to_vec()
-            .map_err(fail)?;
+        // The length is of the compressed body when gzipped: a first size, not a limit.
+        let hint = resp
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+            .unwrap_or(0)
+            .min(MAX_BODY_BYTES as usize);
+        let mut body = SPARE_BODY.try_with(|s| s.take()).unwrap_or_default();
+        body.clear();
+        body.reserve(hint);
+        std::io::Read::read_to_end(
+            &mut resp.body_mut().with_config().limit(MAX_BODY_BYTES).reader(),
+            &mut body,
+        )
+        .map_err(|e| fail(ureq::Error::from(e)))?;
         Ok(RawResponse {
             status,
             reason,
