@@ -170,6 +170,18 @@ fn main() {
     .expect("accounting JSON");
     if let Some(m) = acc.as_object() {
         requests = m.values().filter_map(|v| v["total"].as_u64()).sum();
+        // Where the requests go (path templates summed over clusters), busiest first.
+        let mut paths: std::collections::BTreeMap<String, u64> = Default::default();
+        for v in m.values() {
+            for (p, n) in v["byPath"].as_object().into_iter().flatten() {
+                *paths.entry(p.clone()).or_default() += n.as_u64().unwrap_or(0);
+            }
+        }
+        let mut by: Vec<(&String, u64)> = paths.iter().map(|(k, n)| (k, *n)).collect();
+        by.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+        for (k, n) in by.iter().take(12) {
+            println!("  {:>7.1} per cycle  {k}", *n as f64 / window as f64);
+        }
     }
     let shown: usize = last
         .iter()

@@ -932,3 +932,69 @@ fn connect_logs_in_and_checks_the_product() {
     assert!(PbsClient::new(api(Product::Pbs)).is_ok());
     assert!(server.requests().is_empty());
 }
+
+#[test]
+fn answers_of_different_sizes_in_turn_each_decode_whole() {
+    // Bodies are read into a buffer each thread reuses: a short answer after a long one must
+    // carry none of the long one's bytes, and a long one after a short one all of its own.
+    let long: Vec<serde_json::Value> = (0..4000)
+        .map(|i| json!({"vmid": i, "name": format!("guest-{i}")}))
+        .collect();
+    let reply = json!(long.clone());
+    let server = MockServer::start(move |req| {
+        if req.path.ends_with("/long") {
+            Reply::data(reply.clone())
+        } else {
+            Reply::data(json!([{"vmid": 7}]))
+        }
+    });
+    let api = client(
+        Product::Pve,
+        &server.url(),
+        token(Product::Pve),
+        TlsMode::NoVerify,
+    );
+    for _ in 0..3 {
+        let got: Vec<serde_json::Value> = api.get("/long", &[]).unwrap();
+        assert_eq!(got, long);
+        let got: Vec<serde_json::Value> = api.get("/short", &[]).unwrap();
+        assert_eq!(got, vec![json!({"vmid": 7})]);
+    }
+}
+
+#[test]
+fn a_body_over_the_size_limit_is_a_bad_body_and_the_next_call_works() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let limit = pulse::proxmox::http::MAX_BODY_BYTES as usize;
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let total = limit + 1024 * 1024;
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {total}\r\n\r\n");
+            if s.write_all(head.as_bytes()).is_err() {
+                continue;
+            }
+            let chunk = vec![b' '; 1024 * 1024];
+            for _ in 0..=total / chunk.len() {
+                if s.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let api = client(
+        Product::Pve,
+        &format!("http://127.0.0.1:{port}"),
+        token(Product::Pve),
+        TlsMode::NoVerify,
+    );
+    let e = api.get::<serde_json::Value>("/huge", &[]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BadBody, "{e:?}");
+    assert!(e.to_string().contains("byte limit"), "{e}");
+    // The same thread's next request reads its own, small answer.
+    let server = MockServer::start(version_reply);
+    let v = pve(&server.url(), TlsMode::NoVerify).version().unwrap();
+    assert_eq!(v.release, "8.2");
+}
