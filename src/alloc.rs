@@ -18,7 +18,8 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// still overrides each): one arena, and freed pages handed back at once instead of after
 /// jemalloc's default 10 s decay, which on a 10 s poll cycle kept every cycle's peak resident.
 /// Live benchmark, 5 × 10 × 1,000 guests, side by side: decay 0 → 63-64 MB RSS and 86-88 ms
-/// per cycle; 1 s → 72-75 MB, 71-74 ms; the default → 94 MB; glibc 88 MB, 152 ms.
+/// per cycle; 1 s → 72-75 MB, 71-74 ms; the default → 94 MB; glibc 88 MB, 152 ms. Session 9,
+/// response buffers reused: 100 ms → +7 MB for −8 % CPU live (docs/polling.md).
 #[cfg(not(target_env = "msvc"))]
 #[unsafe(export_name = "_rjem_malloc_conf")]
 static MALLOC_CONF: Conf = Conf(c"narenas:1,dirty_decay_ms:0,muzzy_decay_ms:0".as_ptr());
