@@ -787,7 +787,6 @@ impl Cycle<'_> {
             .collect();
         self.pick_status_refreshes(&mut jobs);
         let mut fetched = fetch_all(self.api, &jobs, list.len());
-        drop(jobs);
         let mut ids = IdSet::default();
         for (r, f) in list.iter().zip(fetched.iter_mut()) {
             let mut g = guest::from_resource(&self.cfg.name, r, self.now);

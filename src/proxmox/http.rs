@@ -316,13 +316,15 @@ impl Http {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
-        // The length is of the compressed body when gzipped: a first size, not a limit.
+        // The length is of the compressed body when gzipped: a first size, not a limit. It
+        // is only what the server claims, so no more than a kept buffer is reserved up front;
+        // a bigger body grows the buffer as its bytes arrive.
         let hint = resp
             .headers()
             .get("content-length")
             .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
             .unwrap_or(0)
-            .min(MAX_BODY_BYTES as usize);
+            .min(SPARE_BODY_MAX);
         let mut body = SPARE_BODY.try_with(|s| s.take()).unwrap_or_default();
         body.clear();
         body.reserve(hint);
