@@ -8,6 +8,7 @@ use super::Product;
 use super::auth::{self, Clock, Credentials, SystemClock, Ticket, TicketResponse};
 use super::error::{ErrorKind, ProxmoxError};
 use super::http::{Body, Http, HttpOptions, Method, RawResponse, Request};
+use super::list;
 use super::tls::TlsMode;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -382,7 +383,14 @@ impl ApiClient {
         opts: impl Into<CallOptions>,
     ) -> Result<Vec<T>, ProxmoxError> {
         let resp = self.request(Method::Get, path, query, None, opts.into())?;
-        let data: Option<Vec<T>> = self.decode(path, &resp)?;
+        let body = self.json_body(path, &resp)?;
+        // Sized from the body up front: a 1,000-guest `/cluster/resources` grown by doubling
+        // copied its items ten times over (a tenth of a poll's CPU with the page faults).
+        let seed = list::Envelope::<T>::with_capacity(body.len() / list::MIN_ITEM_BYTES);
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let data = serde::de::DeserializeSeed::deserialize(seed, &mut de)
+            .and_then(|d| de.end().map(|()| d))
+            .map_err(|e| self.shape_error(path, &e))?;
         Ok(data.unwrap_or_default())
     }
 
@@ -415,6 +423,14 @@ impl ApiClient {
         ) -> Result<T, D::Error> {
             T::deserialize(d)
         }
+        let body = self.json_body(path, resp)?;
+        serde_json::from_slice::<Envelope<T>>(body)
+            .map(|e| e.data)
+            .map_err(|e| self.shape_error(path, &e))
+    }
+
+    /// The body without a BOM, or a clear error when it cannot be JSON at all.
+    fn json_body<'b>(&self, path: &str, resp: &'b RawResponse) -> Result<&'b [u8], ProxmoxError> {
         let body = trim_bom(&resp.body);
         if body.iter().all(u8::is_ascii_whitespace) {
             return Err(self.bad_body(path, "empty body, expected JSON"));
@@ -429,17 +445,16 @@ impl ApiClient {
                 ),
             ));
         }
-        match serde_json::from_slice::<Envelope<T>>(body) {
-            Ok(e) => Ok(e.data),
-            Err(e) => {
-                let why = if e.is_syntax() || e.is_eof() {
-                    format!("invalid JSON ({e})")
-                } else {
-                    format!("unexpected JSON shape ({e})")
-                };
-                Err(self.bad_body(path, &why))
-            }
-        }
+        Ok(body)
+    }
+
+    fn shape_error(&self, path: &str, e: &serde_json::Error) -> ProxmoxError {
+        let why = if e.is_syntax() || e.is_eof() {
+            format!("invalid JSON ({e})")
+        } else {
+            format!("unexpected JSON shape ({e})")
+        };
+        self.bad_body(path, &why)
     }
 
     fn bad_body(&self, path: &str, detail: &str) -> ProxmoxError {

@@ -10,6 +10,7 @@ mod connector;
 pub mod de;
 pub mod error;
 pub mod http;
+mod list;
 pub mod pbs;
 pub mod pmg;
 pub mod pve;
