@@ -12,6 +12,7 @@ pub mod pmg;
 pub mod pool;
 pub mod pve;
 pub mod scheduler;
+pub mod workers;
 
 pub use config::{PbsInstanceConfig, PmgInstanceConfig, PveInstanceConfig};
 pub use pbs::PbsPoller;

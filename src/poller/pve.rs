@@ -10,6 +10,7 @@ use super::endpoints::Endpoints;
 use super::map::fs::{FsSummary, summarize};
 use super::map::{backups, ceph, disks, guest, node, replication, storage};
 use super::scheduler::Category;
+use super::workers::{Items, Workers};
 use crate::model::{Disk, Guest, GuestNetworkInterface, Node, PveBackups, State, Storage};
 use crate::monitor::{InstancePoller, PollFailure};
 use crate::proxmox::pve::{GuestKind, ResourceType};
@@ -232,6 +233,8 @@ pub struct PvePoller {
     memo: Mutex<Memo>,
     /// Which cluster member is asked, and which others may answer for the cluster.
     endpoints: Mutex<Endpoints>,
+    /// Helper threads for the per-guest calls (started on first need, kept between polls).
+    workers: Workers,
 }
 
 /// Members tried per failed cycle (each may cost a request timeout on a pool thread).
@@ -250,6 +253,7 @@ impl PvePoller {
             client: LazyClient::default(),
             memo: Mutex::new(Memo::default()),
             endpoints: Mutex::new(Endpoints::new(&cfg.host)),
+            workers: Workers::new("pve-guests"),
             cfg,
         }
     }
@@ -347,12 +351,17 @@ impl PvePoller {
         Err(err)
     }
 
-    fn cycle(&self, client: &PveClient, previous: Option<&State>) -> Result<State, PollFailure> {
+    fn cycle(
+        &self,
+        client: &Arc<PveClient>,
+        previous: Option<&State>,
+    ) -> Result<State, PollFailure> {
         client.api().start_cycle();
         let mut memo = lock(&self.memo);
         let result = Cycle {
             cfg: &self.cfg,
             api: client,
+            workers: &self.workers,
             memo: &mut memo,
             previous,
             now: self.clock.now_ms(),
@@ -374,7 +383,8 @@ impl InstancePoller for PvePoller {
 
 struct Cycle<'a> {
     cfg: &'a PveInstanceConfig,
-    api: &'a PveClient,
+    api: &'a Arc<PveClient>,
+    workers: &'a Workers,
     memo: &'a mut Memo,
     previous: Option<&'a State>,
     now: i64,
@@ -786,7 +796,7 @@ impl Cycle<'_> {
             })
             .collect();
         self.pick_status_refreshes(&mut jobs);
-        let mut fetched = fetch_all(self.api, &jobs, list.len());
+        let mut fetched = fetch_all(self.api, self.workers, &jobs, list.len());
         let mut ids = IdSet::default();
         for (r, f) in list.iter().zip(fetched.iter_mut()) {
             let mut g = guest::from_resource(&self.cfg.name, r, self.now);
@@ -1496,70 +1506,94 @@ impl Job<'_> {
     }
 }
 
+/// One guest's due calls, owned so a helper thread can make them.
+struct Call {
+    at: usize,
+    qemu: bool,
+    node: String,
+    vmid: u64,
+    status_due: bool,
+    fs_due: bool,
+    net_due: bool,
+    ident_due: bool,
+    extra_due: bool,
+    /// The agent flag of the cached VM status (this cycle's, when asked, decides instead).
+    cached_agent: bool,
+    ct_status: Option<Arc<LxcStatus>>,
+}
+
+impl Call {
+    fn of(j: &Job<'_>) -> Self {
+        Call {
+            at: j.at,
+            qemu: j.r.kind == "qemu",
+            node: j.r.node.clone(),
+            vmid: j.r.vmid.unwrap_or(0),
+            status_due: j.status_due,
+            fs_due: j.fs_due,
+            net_due: j.net_due,
+            ident_due: j.ident_due,
+            extra_due: j.extra_due,
+            cached_agent: j.vm_status.as_ref().is_some_and(|s| s.agent.usable()),
+            ct_status: j.ct_status.clone(),
+        }
+    }
+}
+
 /// Makes the due calls of `jobs` and returns their answers by list position (`slots`
 /// entries; `None` where nothing was due). Answers are boxed: a `Fetched` holds whole status
 /// replies (over a kilobyte), and growing vectors of them inline was 6 % of a cycle's CPU.
-fn fetch_all(api: &PveClient, jobs: &[Job<'_>], slots: usize) -> Vec<Option<Box<Fetched>>> {
+fn fetch_all(
+    api: &Arc<PveClient>,
+    workers: &Workers,
+    jobs: &[Job<'_>],
+    slots: usize,
+) -> Vec<Option<Box<Fetched>>> {
     let mut out: Vec<Option<Box<Fetched>>> = Vec::new();
     out.resize_with(slots, || None);
     // Most running guests have nothing due in a given cycle: only the others are handed to
-    // the workers (and only they count towards starting any).
-    let jobs: Vec<&Job<'_>> = jobs.iter().filter(|j| j.any_due()).collect();
-    if jobs.len() < PARALLEL_FROM {
-        for j in jobs {
-            out[j.at] = Some(Box::new(fetch_one(api, j)));
+    // the workers (and only they count towards using any).
+    let calls: Vec<(Arc<PveClient>, Call)> = jobs
+        .iter()
+        .filter(|j| j.any_due())
+        .map(|j| (api.clone(), Call::of(j)))
+        .collect();
+    if calls.len() < PARALLEL_FROM {
+        for (api, c) in &calls {
+            out[c.at] = Some(Box::new(fetch_one(api, c)));
         }
         return out;
     }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let workers = GUEST_WORKERS.min(jobs.len());
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(job) = jobs.get(i) else { break };
-                        mine.push((job.at, Box::new(fetch_one(api, job))));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        for h in handles {
-            // A worker cannot panic on input (no unwraps); if it did, its guests just get
-            // no per-guest data this cycle.
-            if let Ok(list) = h.join() {
-                for (at, f) in list {
-                    out[at] = Some(f);
-                }
-            }
-        }
-    });
+    // The poll's thread works too, with up to GUEST_WORKERS - 1 helpers.
+    let helpers = GUEST_WORKERS.min(calls.len()) - 1;
+    let batch = Arc::new(Items::new(calls, |(api, c): &(Arc<PveClient>, Call)| {
+        (c.at, Box::new(fetch_one(api, c)))
+    }));
+    workers.run(batch.clone(), helpers);
+    // Every thread is done with the batch once `run` returns; a helper that panicked (it
+    // cannot on input: no unwraps) leaves its guests without per-guest data this cycle.
+    for (_, (at, f)) in batch.take_results() {
+        out[at] = Some(f);
+    }
     out
 }
 
-fn fetch_one(api: &PveClient, job: &Job<'_>) -> Fetched {
-    let r = job.r;
-    let vmid = r.vmid.unwrap_or(0);
-    if r.kind == "qemu" {
-        let vm = if job.status_due {
-            api.qemu_status(&r.node, vmid, None).ok()
+fn fetch_one(api: &PveClient, c: &Call) -> Fetched {
+    let vmid = c.vmid;
+    if c.qemu {
+        let vm = if c.status_due {
+            api.qemu_status(&c.node, vmid, None).ok()
         } else {
             None
         };
         // The agent flag of this cycle's status, else of the cached one.
-        let agent = vm
-            .as_ref()
-            .or(job.vm_status.as_deref())
-            .is_some_and(|s| s.agent.usable());
-        let fs = (agent && job.fs_due).then(|| {
-            api.agent_fsinfo(&r.node, vmid, Some(FSINFO_TIMEOUT))
+        let agent = vm.as_ref().map_or(c.cached_agent, |s| s.agent.usable());
+        let fs = (agent && c.fs_due).then(|| {
+            api.agent_fsinfo(&c.node, vmid, Some(FSINFO_TIMEOUT))
                 .map_err(|e| guest::agent_failure_reason(&e))
         });
-        let net = (agent && job.net_due).then(|| fetch_net(api, &r.node, vmid));
-        let ident = (agent && job.ident_due).then(|| fetch_ident(api, &r.node, vmid));
+        let net = (agent && c.net_due).then(|| fetch_net(api, &c.node, vmid));
+        let ident = (agent && c.ident_due).then(|| fetch_ident(api, &c.node, vmid));
         Fetched {
             vm,
             fs,
@@ -1568,14 +1602,14 @@ fn fetch_one(api: &PveClient, job: &Job<'_>) -> Fetched {
             ..Default::default()
         }
     } else {
-        let ct = if job.status_due {
-            api.lxc_status(&r.node, vmid, Some(LXC_TIMEOUT)).ok()
+        let ct = if c.status_due {
+            api.lxc_status(&c.node, vmid, Some(LXC_TIMEOUT)).ok()
         } else {
             None
         };
-        let extra = job
+        let extra = c
             .extra_due
-            .then(|| fetch_lxc_extra(api, &r.node, vmid, ct.as_ref().or(job.ct_status.as_deref())));
+            .then(|| fetch_lxc_extra(api, &c.node, vmid, ct.as_ref().or(c.ct_status.as_deref())));
         Fetched {
             ct,
             extra,
