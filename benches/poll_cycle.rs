@@ -19,7 +19,8 @@ use pulse::poller::clock::ManualClock;
 use pulse::poller::{PveInstanceConfig, PvePoller};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
 
 const CYCLE_S: i64 = 10;
 /// The server's poller pool size (`cli::POLLER_THREADS`).
@@ -117,7 +118,39 @@ fn main() {
         warmup * CYCLE_S / 60,
         window * CYCLE_S / 60
     );
-    let mut last: Vec<Option<State>> = vec![None; pollers.len()];
+    // As in the server: a fixed pool of 4 threads, alive for the whole run (spawning them
+    // per cycle cost thread starts and exits the server does not have), polls every
+    // instance once per cycle; the instances are spread over the threads.
+    let start_gate = Arc::new(Barrier::new(POOL_THREADS + 1));
+    let done_gate = Arc::new(Barrier::new(POOL_THREADS + 1));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut chunks: Vec<Vec<PvePoller>> = (0..POOL_THREADS).map(|_| Vec::new()).collect();
+    for (i, p) in pollers.into_iter().enumerate() {
+        chunks[i % POOL_THREADS].push(p);
+    }
+    let pool: Vec<_> = chunks
+        .into_iter()
+        .map(|chunk| {
+            let (start_gate, done_gate, stop) =
+                (start_gate.clone(), done_gate.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut last: Vec<Option<State>> = vec![None; chunk.len()];
+                loop {
+                    start_gate.wait();
+                    if stop.load(Ordering::Relaxed) {
+                        return last;
+                    }
+                    for (p, prev) in chunk.iter().zip(last.iter_mut()) {
+                        match p.poll(prev.as_ref()) {
+                            Ok(s) => *prev = Some(s),
+                            Err(e) => eprintln!("poll failed: {}", e.message),
+                        }
+                    }
+                    done_gate.wait();
+                }
+            })
+        })
+        .collect();
     let mut per_minute = Vec::new();
     let (mut block_cpu, mut requests) = (0.0, 0u64);
     for cycle in 0..warmup + window {
@@ -125,27 +158,8 @@ fn main() {
             post(&format!("{admin}/accounting/reset"), "{}");
         }
         let before = cpu_ms();
-        // As in the server: every instance is due at once and the pool (4 threads) polls
-        // them in parallel.
-        std::thread::scope(|sc| {
-            let work: Vec<_> = pollers.iter().zip(last.iter_mut()).collect();
-            let per = work.len().div_ceil(POOL_THREADS);
-            let mut work = work.into_iter();
-            loop {
-                let chunk: Vec<_> = work.by_ref().take(per).collect();
-                if chunk.is_empty() {
-                    break;
-                }
-                sc.spawn(move || {
-                    for (p, prev) in chunk {
-                        match p.poll(prev.as_ref()) {
-                            Ok(s) => *prev = Some(s),
-                            Err(e) => eprintln!("poll failed: {}", e.message),
-                        }
-                    }
-                });
-            }
-        });
+        start_gate.wait();
+        done_gate.wait();
         if cycle >= warmup {
             block_cpu += cpu_ms() - before;
             if (cycle - warmup + 1) % (60 / CYCLE_S) == 0 {
@@ -183,6 +197,12 @@ fn main() {
             println!("  {:>7.1} per cycle  {k}", *n as f64 / window as f64);
         }
     }
+    stop.store(true, Ordering::Relaxed);
+    start_gate.wait();
+    let last: Vec<Option<State>> = pool
+        .into_iter()
+        .flat_map(|t| t.join().expect("pool thread"))
+        .collect();
     let shown: usize = last
         .iter()
         .flatten()
