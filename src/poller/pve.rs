@@ -10,7 +10,7 @@ use super::endpoints::Endpoints;
 use super::map::fs::{FsSummary, summarize};
 use super::map::{backups, ceph, disks, guest, node, replication, storage};
 use super::scheduler::Category;
-use super::workers::{Items, Workers};
+use super::workers::{self, Items};
 use crate::model::{Disk, Guest, GuestNetworkInterface, Node, PveBackups, State, Storage};
 use crate::monitor::{InstancePoller, PollFailure};
 use crate::proxmox::pve::{GuestKind, ResourceType};
@@ -233,8 +233,6 @@ pub struct PvePoller {
     memo: Mutex<Memo>,
     /// Which cluster member is asked, and which others may answer for the cluster.
     endpoints: Mutex<Endpoints>,
-    /// Helper threads for the per-guest calls (started on first need, kept between polls).
-    workers: Workers,
 }
 
 /// Members tried per failed cycle (each may cost a request timeout on a pool thread).
@@ -253,7 +251,6 @@ impl PvePoller {
             client: LazyClient::default(),
             memo: Mutex::new(Memo::default()),
             endpoints: Mutex::new(Endpoints::new(&cfg.host)),
-            workers: Workers::new("pve-guests"),
             cfg,
         }
     }
@@ -361,7 +358,6 @@ impl PvePoller {
         let result = Cycle {
             cfg: &self.cfg,
             api: client,
-            workers: &self.workers,
             memo: &mut memo,
             previous,
             now: self.clock.now_ms(),
@@ -384,7 +380,6 @@ impl InstancePoller for PvePoller {
 struct Cycle<'a> {
     cfg: &'a PveInstanceConfig,
     api: &'a Arc<PveClient>,
-    workers: &'a Workers,
     memo: &'a mut Memo,
     previous: Option<&'a State>,
     now: i64,
@@ -796,7 +791,7 @@ impl Cycle<'_> {
             })
             .collect();
         self.pick_status_refreshes(&mut jobs);
-        let mut fetched = fetch_all(self.api, self.workers, &jobs, list.len());
+        let mut fetched = fetch_all(self.api, &jobs, list.len());
         let mut ids = IdSet::default();
         for (r, f) in list.iter().zip(fetched.iter_mut()) {
             let mut g = guest::from_resource(&self.cfg.name, r, self.now);
@@ -1543,12 +1538,7 @@ impl Call {
 /// Makes the due calls of `jobs` and returns their answers by list position (`slots`
 /// entries; `None` where nothing was due). Answers are boxed: a `Fetched` holds whole status
 /// replies (over a kilobyte), and growing vectors of them inline was 6 % of a cycle's CPU.
-fn fetch_all(
-    api: &Arc<PveClient>,
-    workers: &Workers,
-    jobs: &[Job<'_>],
-    slots: usize,
-) -> Vec<Option<Box<Fetched>>> {
+fn fetch_all(api: &Arc<PveClient>, jobs: &[Job<'_>], slots: usize) -> Vec<Option<Box<Fetched>>> {
     let mut out: Vec<Option<Box<Fetched>>> = Vec::new();
     out.resize_with(slots, || None);
     // Most running guests have nothing due in a given cycle: only the others are handed to
@@ -1564,12 +1554,12 @@ fn fetch_all(
         }
         return out;
     }
-    // The poll's thread works too, with up to GUEST_WORKERS - 1 helpers.
-    let helpers = GUEST_WORKERS.min(calls.len()) - 1;
+    // The poll's thread works too, with up to GUEST_WORKERS - 1 of the shared helpers.
+    let helpers = (GUEST_WORKERS.min(calls.len()) - 1).min(workers::HELPERS);
     let batch = Arc::new(Items::new(calls, |(api, c): &(Arc<PveClient>, Call)| {
         (c.at, Box::new(fetch_one(api, c)))
     }));
-    workers.run(batch.clone(), helpers);
+    workers::shared().run(&batch, helpers);
     // Every thread is done with the batch once `run` returns; a helper that panicked (it
     // cannot on input: no unwraps) leaves its guests without per-guest data this cycle.
     for (_, (at, f)) in batch.take_results() {
