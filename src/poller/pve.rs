@@ -1543,22 +1543,20 @@ fn fetch_all(api: &Arc<PveClient>, jobs: &[Job<'_>], slots: usize) -> Vec<Option
     out.resize_with(slots, || None);
     // Most running guests have nothing due in a given cycle: only the others are handed to
     // the workers (and only they count towards using any).
-    let calls: Vec<(Arc<PveClient>, Call)> = jobs
-        .iter()
-        .filter(|j| j.any_due())
-        .map(|j| (api.clone(), Call::of(j)))
-        .collect();
+    let calls: Vec<Call> = jobs.iter().filter(|j| j.any_due()).map(Call::of).collect();
     if calls.len() < PARALLEL_FROM {
-        for (api, c) in &calls {
+        for c in &calls {
             out[c.at] = Some(Box::new(fetch_one(api, c)));
         }
         return out;
     }
     // The poll's thread works too, with up to GUEST_WORKERS - 1 of the shared helpers.
     let helpers = (GUEST_WORKERS.min(calls.len()) - 1).min(workers::HELPERS);
-    let batch = Arc::new(Items::new(calls, |(api, c): &(Arc<PveClient>, Call)| {
-        (c.at, Box::new(fetch_one(api, c)))
-    }));
+    let batch = Arc::new(Items::new(
+        api.clone(),
+        calls,
+        |api: &Arc<PveClient>, c: &Call| (c.at, Box::new(fetch_one(api, c))),
+    ));
     workers::shared().run(&batch, helpers);
     // Every thread is done with the batch once `run` returns; a helper that panicked (it
     // cannot on input: no unwraps) leaves its guests without per-guest data this cycle.

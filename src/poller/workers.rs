@@ -51,9 +51,9 @@ impl Workers {
 
     /// Offers `items` to `helpers` of these threads (started when fewer exist), works
     /// through them on the calling thread too, and returns when every item is done.
-    pub fn run<T: Send + Sync + 'static, R: Send + 'static>(
+    pub fn run<C: Send + Sync + 'static, T: Send + Sync + 'static, R: Send + 'static>(
         &self,
-        items: &Arc<Items<T, R>>,
+        items: &Arc<Items<C, T, R>>,
         helpers: usize,
     ) {
         {
@@ -103,11 +103,13 @@ impl Workers {
     }
 }
 
-/// Items taken in turn by whichever thread is free; results by item position.
-pub struct Items<T, R> {
+/// Items taken in turn by whichever thread is free, each worked on with the batch's shared
+/// context `C` (one for the batch, not a copy per item); results by item position.
+pub struct Items<C, T, R> {
+    ctx: C,
     items: Vec<T>,
     next: AtomicUsize,
-    work: fn(&T) -> R,
+    work: fn(&C, &T) -> R,
     /// Results, and how many items are finished (with or without a result).
     out: Mutex<(Vec<(usize, R)>, usize)>,
     all_done: Condvar,
@@ -115,12 +117,12 @@ pub struct Items<T, R> {
 
 /// Counts an item finished however its work ends, a panic included, so the poll waiting for
 /// the batch is never left hanging.
-struct Finish<'a, T, R> {
-    items: &'a Items<T, R>,
+struct Finish<'a, C, T, R> {
+    items: &'a Items<C, T, R>,
     result: Option<(usize, R)>,
 }
 
-impl<T, R> Drop for Finish<'_, T, R> {
+impl<C, T, R> Drop for Finish<'_, C, T, R> {
     fn drop(&mut self) {
         let mut out = lock(&self.items.out);
         out.0.extend(self.result.take());
@@ -131,9 +133,10 @@ impl<T, R> Drop for Finish<'_, T, R> {
     }
 }
 
-impl<T, R> Items<T, R> {
-    pub fn new(items: Vec<T>, work: fn(&T) -> R) -> Self {
+impl<C, T, R> Items<C, T, R> {
+    pub fn new(ctx: C, items: Vec<T>, work: fn(&C, &T) -> R) -> Self {
         Items {
+            ctx,
             out: Mutex::new((Vec::with_capacity(items.len()), 0)),
             items,
             next: AtomicUsize::new(0),
@@ -156,7 +159,9 @@ impl<T, R> Items<T, R> {
     }
 }
 
-impl<T: Send + Sync + 'static, R: Send + 'static> Batch for Items<T, R> {
+impl<C: Send + Sync + 'static, T: Send + Sync + 'static, R: Send + 'static> Batch
+    for Items<C, T, R>
+{
     fn run(&self) {
         loop {
             let i = self.next.fetch_add(1, Ordering::Relaxed);
@@ -165,7 +170,7 @@ impl<T: Send + Sync + 'static, R: Send + 'static> Batch for Items<T, R> {
                 items: self,
                 result: None,
             };
-            done.result = Some((i, (self.work)(item)));
+            done.result = Some((i, (self.work)(&self.ctx, item)));
         }
     }
 }
@@ -175,13 +180,13 @@ mod tests {
     use super::*;
     use std::time::{Duration, Instant};
 
-    fn square(x: &u64) -> u64 {
+    fn square(_: &(), x: &u64) -> u64 {
         std::thread::sleep(Duration::from_millis(1));
         x * x
     }
 
     fn run(w: &Workers, n: u64, helpers: usize) -> Vec<u64> {
-        let items = Arc::new(Items::new((0..n).collect(), square));
+        let items = Arc::new(Items::new((), (0..n).collect(), square));
         w.run(&items, helpers);
         let mut out = items.take_results();
         out.sort_unstable();
@@ -205,7 +210,7 @@ mod tests {
         assert_eq!(run(&w, 20, 0).len(), 20, "the caller alone");
     }
 
-    fn slow(x: &u64) -> u64 {
+    fn slow(_: &(), x: &u64) -> u64 {
         std::thread::sleep(Duration::from_millis(*x));
         *x
     }
@@ -214,14 +219,14 @@ mod tests {
     fn a_helper_busy_elsewhere_does_not_hold_a_batch_up() {
         let w = Arc::new(Workers::new("b"));
         // One helper takes the single 800 ms item of the first batch...
-        let first = Arc::new(Items::new(vec![800u64], slow));
+        let first = Arc::new(Items::new((), vec![800u64], slow));
         let w1 = w.clone();
         let f1 = first.clone();
         let t = std::thread::spawn(move || w1.run(&f1, 1));
         std::thread::sleep(Duration::from_millis(100));
         // ...so the second batch, offered to that busy helper, is done by its caller alone.
         let started = Instant::now();
-        let second = Arc::new(Items::new(vec![1u64; 20], slow));
+        let second = Arc::new(Items::new((), vec![1u64; 20], slow));
         w.run(&second, 1);
         assert_eq!(second.take_results().len(), 20);
         assert!(
@@ -233,7 +238,7 @@ mod tests {
         assert_eq!(first.take_results(), vec![(0, 800)]);
     }
 
-    fn explode(x: &u64) -> u64 {
+    fn explode(_: &(), x: &u64) -> u64 {
         if *x == 3 {
             panic!("item 3");
         }
@@ -243,7 +248,7 @@ mod tests {
     #[test]
     fn a_thread_that_panics_does_not_hang_the_batch_and_is_replaced() {
         let w = Workers::new("p");
-        let items = Arc::new(Items::new(vec![1u64, 2, 3, 4], explode));
+        let items = Arc::new(Items::new((), vec![1u64, 2, 3, 4], explode));
         // Item 3 panics on whichever thread takes it (the caller's panic is caught here);
         // either way the call returns instead of waiting for it.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.run(&items, 2)));
