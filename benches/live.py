@@ -12,7 +12,8 @@ Measures, with the default 10 s PVE poll interval unless --interval says otherwi
   * CPU time of the server per poll cycle: utime+stime deltas of /proc/<pid>/stat over the
     measuring window (--minutes after --warmup, no clients connected) divided by the cycles in it (one
     cycle = one poll interval, every instance polled once);
-  * RSS (VmRSS) at the end of that window, and again after the client window;
+  * RSS (VmRSS) at the end of that window (plus the median and maximum of samples taken
+    twice a second through it), and again after the client window;
   * Proxmox requests per minute and per cycle, from the simulator's request accounting
     (`/cluster/resources` per cluster per cycle is reported separately);
   * `/api/state` latency p50/p99 (sequential keep-alive GETs for --latency-seconds) while
@@ -215,7 +216,14 @@ def main():
         # Window 1: steady polling, no clients (the poller's own cost).
         http_json("POST", admin + "/accounting/reset")
         cpu0, w0, th0 = cpu_seconds(srv.pid), time.time(), thread_cpu(srv.pid)
-        time.sleep(a.minutes * 60)
+        # RSS sampled twice a second through the window: with a decaying allocator the
+        # figure depends on where in the cycle it is read, so the median and the maximum
+        # are reported beside the reading at the end.
+        rss_samples = []
+        while time.time() < w0 + a.minutes * 60:
+            rss_samples.append(rss_mb(srv.pid))
+            time.sleep(0.5)
+        rss_samples.sort()
         cpu1, w1, th1 = cpu_seconds(srv.pid), time.time(), thread_cpu(srv.pid)
         acc = http_json("GET", admin + "/accounting")
         rss = rss_mb(srv.pid)
@@ -264,6 +272,8 @@ def main():
             "cpuPercentOfOneCore": round((cpu1 - cpu0) / window * 100, 2),
             "cpuMsPerCycleByThread": by_thread(th0, th1, cpu1 - cpu0, cycles),
             "rssMB": round(rss, 1),
+            "rssMedianMB": round(rss_samples[len(rss_samples) // 2], 1),
+            "rssMaxMB": round(rss_samples[-1], 1),
             "rssWithClientsMB": round(rss_ws, 1),
             "cpuMsPerCycleWithClientsAndProbes":
                 round((cpu3 - cpu2) * 1000 / max((w3 - w2) / a.interval, 1e-9), 1),

@@ -73,8 +73,8 @@ fn requests_per_cycle_stay_within_the_documented_bound() {
     let polls = polls + 1; // bounds below count a cut poll in full
     // Per-node status and storage once per cycle each.
     assert!(n(&acc, "/nodes/{node}/status") <= polls * nodes);
-    // Agent data: each running VM's filesystems at most once per 60 s, metadata once per
-    // 5 min, so at most once per VM in this window (and none for VMs without an agent).
+    // Agent data: each running VM's filesystems at most once per 60 s, metadata and CT
+    // config once per 15 min, so at most once per VM in this window (and none for VMs without an agent).
     for p in [
         "/nodes/{node}/qemu/{vmid}/agent/get-fsinfo",
         "/nodes/{node}/qemu/{vmid}/agent/network-get-interfaces",

@@ -460,22 +460,26 @@ fn pve_request_count_per_cycle_is_bounded() {
             .count(),
         v
     );
-    // On the steady cadence (≤ STEADY_TTL_MS) every status comes back.
+    // On the steady cadence (≤ STEADY_TTL_MS) the CT statuses (mount usage) and the roomy
+    // disks' fsinfo come back; a VM whose memory held steady waits for the inventory TTL.
     t.server.clear();
     t.clock.advance(pulse::poller::pve::STEADY_TTL_MS);
-    t.poller.poll(Some(&s3)).expect("poll 4");
+    let s4 = t.poller.poll(Some(&s3)).expect("poll 4");
     let p = paths(&t.server);
-    assert_eq!(
-        p.iter().filter(|p| p.ends_with("/status/current")).count(),
-        v + c,
-        "{p:?}"
-    );
-    assert_eq!(
+    let count = |p: &[String], kind: &str, suffix: &str| {
         p.iter()
-            .filter(|p| p.ends_with("/agent/get-fsinfo"))
-            .count(),
-        v
-    );
+            .filter(|p| p.contains(kind) && p.ends_with(suffix))
+            .count()
+    };
+    assert_eq!(count(&p, "/lxc/", "/status/current"), c, "{p:?}");
+    assert_eq!(count(&p, "/qemu/", "/status/current"), 0, "{p:?}");
+    assert_eq!(count(&p, "/qemu/", "/agent/get-fsinfo"), v);
+    // On the inventory cadence (≤ INVENTORY_TTL_MS) the VM's status comes back too.
+    t.server.clear();
+    t.clock.advance(pulse::poller::pve::INVENTORY_TTL_MS);
+    t.poller.poll(Some(&s4)).expect("poll 5");
+    let p = paths(&t.server);
+    assert_eq!(count(&p, "/", "/status/current"), v + c, "{p:?}");
 }
 
 /// A PVE poller that asks only for nodes and guests (no storage, backups or disks), on a
@@ -491,7 +495,7 @@ fn guests_only_poller(server: &MockServer) -> (PvePoller, Arc<ManualClock>) {
 
 #[test]
 fn agent_identity_is_read_rarely_and_again_after_a_reboot() {
-    // One running VM with an agent. Interfaces every 5 min; OS and agent version every
+    // One running VM with an agent. Interfaces every 15 min; OS and agent version every
     // 30 min, and both at once when the resources' uptime shows the guest booted again.
     use std::sync::atomic::{AtomicU64, Ordering};
     let gib = 1u64 << 30;
@@ -534,15 +538,15 @@ fn agent_identity_is_read_rarely_and_again_after_a_reboot() {
     assert_eq!(prev.vms[0].os_name.as_deref(), Some("Debian GNU/Linux"));
     assert_eq!(prev.vms[0].agent_version.as_deref(), Some("7.2.0"));
     assert_eq!(*prev.vms[0].ip_addresses, ["10.0.0.5"]);
-    // 29 minutes of 10 s cycles: interfaces every 5 min less VM 100's spread (4 min 20 s),
-    // identity not again.
+    // 29 minutes of 10 s cycles: interfaces every 15 min less VM 100's spread (13 min
+    // 20 s), identity not again.
     server.clear();
     for _ in 0..(29 * 6) {
         clock.advance(10_000);
         uptime.fetch_add(10, Ordering::Relaxed);
         prev = p.poll(Some(&prev)).expect("poll");
     }
-    assert_eq!(count(&server, "/agent/network-get-interfaces"), 6);
+    assert_eq!(count(&server, "/agent/network-get-interfaces"), 2);
     assert_eq!(count(&server, "/agent/get-osinfo"), 0);
     assert_eq!(count(&server, "/agent/info"), 0);
     assert_eq!(
@@ -613,8 +617,8 @@ fn steady_vms_server(listed: impl Fn() -> Vec<u64> + Send + Sync + 'static) -> M
 #[test]
 fn pve_status_refreshes_rotate_in_batches() {
     // 120 running VMs (agent off): every status on the first cycle; then, for VMs whose
-    // memory holds steady, once the steady TTL (5 min less a per-VMID spread of up to 1 min)
-    // has passed, at most max(STATUS_BATCH_MIN, V/6) per cycle, oldest first.
+    // memory holds steady, once the inventory TTL (15 min less a per-VMID spread of up to
+    // 3 min) has passed, at most max(STATUS_BATCH_MIN, V/6) per cycle, oldest first.
     let vms = 120u64;
     let server = steady_vms_server(move || (100..100 + vms).collect());
     let (p, clock) = guests_only_poller(&server);
@@ -634,8 +638,8 @@ fn pve_status_refreshes_rotate_in_batches() {
     let batch = pulse::poller::pve::STATUS_BATCH_MIN.max((vms as usize).div_ceil(6));
     let mut refreshed = 0;
     let earliest =
-        (pulse::poller::pve::STEADY_TTL_MS - pulse::poller::pve::STEADY_SPREAD_MS) / 10_000;
-    for cycle in 1..=36 {
+        (pulse::poller::pve::INVENTORY_TTL_MS - pulse::poller::pve::INVENTORY_SPREAD_MS) / 10_000;
+    for cycle in 1..=100 {
         server.clear();
         clock.advance(10_000);
         prev = p.poll(Some(&prev)).expect("poll");
