@@ -1820,3 +1820,123 @@ fn all_three_pollers_plug_into_the_monitor() {
     assert_eq!(json["vms"][0]["id"], "home-pve-100");
     assert_eq!(json["storage"].as_array().unwrap().len(), 5);
 }
+
+#[test]
+fn pve_backup_volumes_are_read_after_volume_tasks() {
+    // Two CTs, one backup storage. `/cluster/tasks` (read each backup cycle) tells when
+    // volumes may have changed: after a backup, a volume deleted, a prune; else the content
+    // list is read again only once it is past its age limit, or when the storages or the
+    // guests' nodes change.
+    use std::sync::Mutex;
+    let tasks = Arc::new(Mutex::new(json!([])));
+    let volumes = Arc::new(AtomicU64::new(1));
+    let resources = Arc::new(Mutex::new(stopped_cts(2)));
+    let (t, v, r) = (tasks.clone(), volumes.clone(), resources.clone());
+    let server = MockServer::start(move |s| {
+        let data = match api_path(s) {
+            "/nodes" => json!([{"node":"pve","status":"online","maxmem":1000,"mem":10}]),
+            "/cluster/resources" => r.lock().unwrap().clone(),
+            "/cluster/tasks" => t.lock().unwrap().clone(),
+            "/nodes/pve/storage" => json!([{"storage":"nas","type":"nfs","content":"backup",
+                "shared":1,"active":1,"enabled":1,"total":100,"used":10,"avail":90}]),
+            "/nodes/pve/storage/nas/content" => json!(
+                (0..v.load(Ordering::Relaxed))
+                    .map(
+                        |k| json!({"volid":format!("nas:backup/vzdump-lxc-1000-{k}.tar.zst"),
+                        "content":"backup","ctime":1_700_000_000 + k,"vmid":1000,"size":5})
+                    )
+                    .collect::<Vec<_>>()
+            ),
+            _ => return not_found(),
+        };
+        Reply::data(data)
+    });
+    let (p, clock) = backups_every_cycle_poller(&server);
+    let reads = |server: &MockServer| {
+        paths(server)
+            .iter()
+            .filter(|p| p.ends_with("/content"))
+            .count()
+    };
+    let now_s = |clock: &ManualClock| pulse::poller::clock::Clock::now_ms(clock) / 1000;
+    let mut prev = p.poll(None).expect("poll 1");
+    assert_eq!(reads(&server), 1);
+    assert_eq!(prev.pve_backups.storage_backups.len(), 1);
+    // Nothing happened: the volumes are kept, not read.
+    for _ in 0..3 {
+        server.clear();
+        clock.advance(10_000);
+        prev = p.poll(Some(&prev)).expect("poll");
+        assert_eq!(reads(&server), 0, "{:?}", paths(&server));
+    }
+    // A volume appears without a task (another cluster's backup to a shared store): not
+    // seen yet; a backup task of this cluster ends: read at the next backup cycle.
+    volumes.store(2, Ordering::Relaxed);
+    server.clear();
+    clock.advance(10_000);
+    prev = p.poll(Some(&prev)).expect("poll");
+    assert_eq!(prev.pve_backups.storage_backups.len(), 1);
+    for kind in ["vzdump", "imgdel", "prunebackups"] {
+        let at = now_s(&clock);
+        *tasks.lock().unwrap() = json!([{"upid":format!("UPID:pve:1:1:1:{kind}:1000:root@pam:"),
+            "node":"pve","type":kind,"id":"1000","user":"root@pam","starttime":at,
+            "endtime":at + 1,"status":"OK"}]);
+        server.clear();
+        clock.advance(10_000);
+        prev = p.poll(Some(&prev)).expect("poll after the task");
+        assert_eq!(reads(&server), 1, "{kind}");
+        // The same task is not acted on again once it is older than the last read.
+        clock.advance(200_000);
+        server.clear();
+        prev = p.poll(Some(&prev)).expect("poll");
+        assert_eq!(reads(&server), 0, "{kind} once");
+    }
+    assert_eq!(prev.pve_backups.storage_backups.len(), 2);
+    // A running backup counts as ending now: read every backup cycle while it runs.
+    let at = now_s(&clock);
+    *tasks.lock().unwrap() = json!([{"upid":"UPID:pve:1:1:1:vzdump::root@pam:","node":"pve",
+        "type":"vzdump","id":"","user":"root@pam","starttime":at}]);
+    for _ in 0..2 {
+        server.clear();
+        clock.advance(10_000);
+        prev = p.poll(Some(&prev)).expect("poll while a backup runs");
+        assert_eq!(reads(&server), 1);
+    }
+    // It ends after the last of those reads: one more read.
+    *tasks.lock().unwrap() = json!([{"upid":"UPID:pve:1:1:1:vzdump::root@pam:","node":"pve",
+        "type":"vzdump","id":"","user":"root@pam","starttime":at,
+        "endtime":now_s(&clock) + 5,"status":"OK"}]);
+    server.clear();
+    clock.advance(10_000);
+    prev = p.poll(Some(&prev)).expect("poll");
+    assert_eq!(reads(&server), 1, "the last read was during the backup");
+    server.clear();
+    clock.advance(10_000);
+    prev = p.poll(Some(&prev)).expect("poll");
+    assert_eq!(reads(&server), 0);
+    // A guest moves to another node: read again (the volumes name the guest's node).
+    *resources.lock().unwrap() = {
+        let mut v = stopped_cts(2);
+        v[1]["node"] = json!("pve2");
+        v
+    };
+    server.clear();
+    clock.advance(10_000);
+    prev = p.poll(Some(&prev)).expect("poll after a move");
+    assert_eq!(reads(&server), 1);
+    // Past the age limit: read again, and a change made without a task shows.
+    volumes.store(3, Ordering::Relaxed);
+    clock.advance(pulse::poller::pve::VOLUMES_MAX_AGE_MS);
+    server.clear();
+    prev = p.poll(Some(&prev)).expect("poll after the age limit");
+    assert_eq!(reads(&server), 1);
+    assert_eq!(prev.pve_backups.storage_backups.len(), 3);
+    // Without the cluster's task list (older PVE, no permission) every backup cycle reads.
+    *tasks.lock().unwrap() = json!({"not":"a list"});
+    for _ in 0..2 {
+        server.clear();
+        clock.advance(10_000);
+        prev = p.poll(Some(&prev)).expect("poll without tasks");
+        assert_eq!(reads(&server), 1);
+    }
+}

@@ -19,6 +19,7 @@ use crate::proxmox::types::pve::{
     QemuStatus, ReplicationState, StorageConfig,
 };
 use crate::proxmox::{Product, ProxmoxError, PveClient};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -93,6 +94,15 @@ const SNAPSHOT_TASKS: &[&str] = &[
 /// Tasks that ended this long before the last check are still looked at (clock skew
 /// between PVE and us, a task ending during the check).
 const TASK_SLACK_S: i64 = 120;
+/// Task types that add or remove backup volumes: a backup (which prunes too), a volume
+/// deleted through the API or GUI, a prune run from the GUI.
+const VOLUME_TASKS: &[&str] = &["vzdump", "imgdel", "prunebackups"];
+/// The backup volumes (every storage's content list, the biggest reads of a backup cycle)
+/// are read again when a `VOLUME_TASKS` task ended since the last read, when the storages
+/// holding backups or the guests' nodes changed, when a storage failed, and otherwise at
+/// least this often: volumes that change without a task of this cluster (a PBS datastore's
+/// own prune, another cluster's backups) show within this time.
+pub const VOLUMES_MAX_AGE_MS: i64 = 10 * 60_000;
 
 const STORAGE_TIMEOUT: Duration = Duration::from_secs(30);
 const FSINFO_TIMEOUT: Duration = Duration::from_secs(15);
@@ -236,6 +246,8 @@ struct Memo {
     snapshots_read: HashMap<u32, i64>,
     /// Unix seconds of the last `/cluster/tasks` check.
     tasks_checked: Option<i64>,
+    /// The last full read of the backup volumes.
+    volumes_read: Option<VolumesRead>,
     /// Last backup time per VMID, for the backup list it was worked out from.
     last_backups: Option<(Arc<PveBackups>, LastBackups)>,
 }
@@ -1213,23 +1225,52 @@ impl Cycle<'_> {
     /// VMIDs with a snapshot task that ended (or runs) since the last check, with the
     /// task's end (Unix ms; now while it runs); `None` when `/cluster/tasks` cannot be read.
     /// The first check finds nothing (every list is unread then anyway).
-    fn snapshot_tasks(&mut self) -> Option<HashMap<u32, i64>> {
+    /// `/cluster/tasks`, checked each backup cycle: per VMID, the latest end (Unix ms) of a
+    /// snapshot task since the last check (`None` on the first check: every list is due
+    /// anyway), and the latest end of a task that changes backup volumes (a running one
+    /// counts as ending now). `None` when the list cannot be read.
+    fn cluster_task_ends(&mut self) -> Option<TaskEnds> {
         let tasks = self.api.cluster_tasks().ok()?;
         let now_s = self.now.div_euclid(1000);
-        let since = self.memo.tasks_checked.replace(now_s);
-        let since = since? - TASK_SLACK_S;
-        let mut out: HashMap<u32, i64> = HashMap::new();
-        for t in tasks
-            .iter()
-            .filter(|t| SNAPSHOT_TASKS.contains(&t.kind.as_str()))
-        {
+        let since = self
+            .memo
+            .tasks_checked
+            .replace(now_s)
+            .map(|s| s - TASK_SLACK_S);
+        let mut snapshots: Option<HashMap<u32, i64>> = since.map(|_| HashMap::new());
+        let mut volumes = None;
+        for t in &tasks {
             let end = t.endtime.unwrap_or(now_s).max(t.starttime);
-            if let (true, Ok(vmid)) = (end >= since, t.id.parse()) {
+            if VOLUME_TASKS.contains(&t.kind.as_str()) {
+                volumes = volumes.max(Some(end.saturating_mul(1000)));
+            }
+            if let (Some(out), Some(since)) = (snapshots.as_mut(), since)
+                && SNAPSHOT_TASKS.contains(&t.kind.as_str())
+                && end >= since
+                && let Ok(vmid) = t.id.parse()
+            {
                 let e = out.entry(vmid).or_insert(i64::MIN);
-                *e = (*e).max(end * 1000);
+                *e = (*e).max(end.saturating_mul(1000));
             }
         }
-        Some(out)
+        Some(TaskEnds { snapshots, volumes })
+    }
+
+    /// Whether the backup volumes are read this backup cycle (see `VOLUMES_MAX_AGE_MS`):
+    /// `digest` stands for the storages and guest nodes they would be read for, `task_end`
+    /// is the latest end of a task that changes volumes (`None` without the cluster's task
+    /// list). A task counts once: when it ends later than the one the last read covered,
+    /// and not long before that read (clock skew between PVE and us).
+    fn volumes_due(&self, digest: u64, task_end: Option<Option<i64>>) -> bool {
+        let (Some(read), Some(task_end)) = (&self.memo.volumes_read, task_end) else {
+            // Without the cluster's task list a removed volume would go unseen.
+            return true;
+        };
+        read.digest != digest
+            || self.due(Some(read.at), VOLUMES_MAX_AGE_MS)
+            || task_end.is_some_and(|end| {
+                Some(end) > read.task_end && end >= read.at - TASK_SLACK_S * 1000
+            })
     }
 
     fn backups(&mut self, nodes: &[NodeData], out: &mut State) {
@@ -1238,6 +1279,8 @@ impl Cycle<'_> {
         let online: Vec<&NodeData> = nodes.iter().filter(|n| n.online).collect();
 
         // vzdump tasks per online node; a node that fails keeps its previous tasks.
+        let now_s = self.now.div_euclid(1000);
+        let mut node_tasks_end: Option<i64> = None;
         let mut tasks = Vec::new();
         for n in nodes {
             let name = &n.item.node;
@@ -1245,10 +1288,16 @@ impl Cycle<'_> {
                 .online
                 .then(|| self.api.tasks(name, Some("vzdump"), Some(50)))
             {
-                Some(Ok(list)) => tasks.extend(
-                    list.iter()
-                        .filter_map(|t| backups::map_task(&self.cfg.name, t)),
-                ),
+                Some(Ok(list)) => {
+                    for t in list.iter() {
+                        let end = t.endtime.unwrap_or(now_s).max(t.starttime);
+                        node_tasks_end = node_tasks_end.max(Some(end.saturating_mul(1000)));
+                    }
+                    tasks.extend(
+                        list.iter()
+                            .filter_map(|t| backups::map_task(&self.cfg.name, t)),
+                    )
+                }
                 _ => {
                     if let Some(p) = prev {
                         tasks.extend(p.backup_tasks.iter().filter(|t| &t.node == name).cloned());
@@ -1261,50 +1310,35 @@ impl Cycle<'_> {
         tasks.retain(|t| ids.insert(t.id.clone()));
         tasks.sort_by_key(|x| std::cmp::Reverse(x.start_time));
         b.backup_tasks = tasks.into();
+        let task_ends = self.cluster_task_ends();
 
-        // Backup volumes: each storage holding backups is listed once (a shared storage from
-        // the first online node that has it).
-        // Each distinct text once, shared by every volume that names it.
-        let instance: Arc<str> = Arc::from(self.cfg.name.as_str());
-        let mut node_names: HashSet<Arc<str>> = HashSet::new();
-        let mut shared_node = |n: &str| -> Arc<str> {
-            if let Some(a) = node_names.get(n) {
-                return a.clone();
-            }
-            let a: Arc<str> = Arc::from(n);
-            node_names.insert(a.clone());
-            a
-        };
-        let guest_node: HashMap<u32, Arc<str>> = out
-            .vms
-            .iter()
-            .chain(out.containers.iter())
-            .map(|g| (g.vmid, shared_node(&g.node)))
-            .collect();
-        let mut formats: Vec<Arc<str>> = Vec::new();
-        let mut asked = BTreeSet::new();
-        let mut by_volid: BTreeMap<String, crate::model::StorageBackup> = BTreeMap::new();
-        let mut failed_storages = BTreeSet::new();
         // With storage monitoring off the storage lists were not fetched this cycle.
-        let lists: Vec<(&NodeData, Option<Vec<NodeStorage>>)> = online
+        let lists: Vec<(&NodeData, Option<Cow<'_, [NodeStorage]>>)> = online
             .iter()
             .map(|n| {
                 let list = match &n.storages {
-                    Some(Ok(l)) => Some(l.clone()),
+                    Some(Ok(l)) => Some(Cow::Borrowed(l.as_slice())),
                     Some(Err(_)) => None,
                     None => self
                         .api
                         .node_storage(&n.item.node, Some(STORAGE_TIMEOUT))
-                        .ok(),
+                        .ok()
+                        .map(Cow::Owned),
                 };
                 (*n, list)
             })
             .collect();
+        // Each storage holding backups is listed once (a shared storage from the first
+        // online node that has it).
+        let mut asked = BTreeSet::new();
+        let mut reads: Vec<(&NodeData, &NodeStorage)> = Vec::new();
+        let mut unlisted_nodes = false;
         for (n, list) in &lists {
             let Some(list) = list else {
+                unlisted_nodes = true;
                 continue;
             };
-            for s in list {
+            for s in list.iter() {
                 let holds_backups = s.content.split(',').any(|c| c.trim() == "backup");
                 let queryable = s.enabled && (s.active || s.kind == "pbs");
                 if !holds_backups || !queryable {
@@ -1315,64 +1349,37 @@ impl Cycle<'_> {
                 } else {
                     format!("{}/{}", n.item.node, s.storage)
                 };
-                if !asked.insert(key) {
-                    continue;
-                }
-                match self.api.storage_content(
-                    &n.item.node,
-                    &s.storage,
-                    Some("backup"),
-                    None,
-                    Some(STORAGE_TIMEOUT),
-                ) {
-                    Ok(items) => {
-                        let storage: Arc<str> = Arc::from(s.storage.as_str());
-                        let node = shared_node(&n.item.node);
-                        let src = backups::VolumeSource {
-                            instance: &instance,
-                            storage: &storage,
-                            storage_type: &s.kind,
-                            node: &node,
-                        };
-                        for c in &items {
-                            let gn = c.vmid.and_then(|v| guest_node.get(&(v as u32)));
-                            if let Some(b) = backups::map_storage_backup(&src, gn, &mut formats, c)
-                            {
-                                by_volid.entry(b.volid.clone()).or_insert(b);
-                            }
-                        }
-                    }
-                    Err(_) => {
-                        failed_storages.insert(s.storage.clone());
-                    }
+                if asked.insert(key) {
+                    reads.push((n, s));
                 }
             }
         }
-        if let Some(p) = prev {
-            // Storages not readable this round keep their previous backups.
-            let read: BTreeSet<&str> = lists
-                .iter()
-                .filter(|(_, l)| l.is_some())
-                .map(|(n, _)| n.item.node.as_str())
-                .collect();
-            let offline: BTreeSet<&str> = nodes
-                .iter()
-                .map(|n| n.item.node.as_str())
-                .filter(|n| !read.contains(n))
-                .collect();
-            for b in &p.storage_backups {
-                // A shared storage read through another node is authoritative; a node-local
-                // one of a node we could not read keeps its backups.
-                let unread = failed_storages.contains(&*b.storage)
-                    || (offline.contains(&*b.node) && !asked.contains(&*b.storage));
-                if unread {
-                    by_volid.entry(b.volid.clone()).or_insert_with(|| b.clone());
-                }
+        let digest = {
+            use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+            let mut h = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+                .build_hasher();
+            (&asked, unlisted_nodes, nodes.len()).hash(&mut h);
+            for g in out.vms.iter().chain(out.containers.iter()) {
+                (g.vmid, g.node.as_str()).hash(&mut h);
+            }
+            h.finish()
+        };
+        let task_end = task_ends.as_ref().map(|t| t.volumes.max(node_tasks_end));
+        match prev {
+            Some(p) if !self.volumes_due(digest, task_end) => {
+                b.storage_backups = p.storage_backups.clone();
+            }
+            _ => {
+                let (volumes, complete) =
+                    self.read_volumes(&reads, &lists, &asked, nodes, out, prev);
+                b.storage_backups = volumes.into();
+                self.memo.volumes_read = complete.then(|| VolumesRead {
+                    at: self.now,
+                    digest,
+                    task_end: task_end.flatten(),
+                });
             }
         }
-        let mut volumes: Vec<crate::model::StorageBackup> = by_volid.into_values().collect();
-        volumes.sort_by_key(|x| std::cmp::Reverse(x.ctime));
-        b.storage_backups = volumes.into();
 
         // Snapshots: one call per guest, so only the lists that may have changed are read
         // (see `SNAPSHOT_MAX_AGE_MS`); the others keep their last list.
@@ -1384,7 +1391,7 @@ impl Cycle<'_> {
             .filter(|g| online_names.contains(g.node.as_str()))
             .map(|g| (g.node.as_str(), g.kind, g.vmid))
             .collect();
-        let touched = self.snapshot_tasks();
+        let touched = task_ends.and_then(|t| t.snapshots);
         let due = snapshots_due(
             &guests,
             &self.memo.snapshots_read,
@@ -1430,6 +1437,94 @@ impl Cycle<'_> {
         snaps.sort_by_key(|x| std::cmp::Reverse(x.time));
         b.guest_snapshots = snaps.into();
         out.pve_backups = Arc::new(b);
+    }
+
+    /// Reads the content lists of the storages holding backups (`reads`), one volume per
+    /// volid. Storages not readable this round keep their previous volumes. Also says
+    /// whether every storage answered.
+    fn read_volumes(
+        &self,
+        reads: &[(&NodeData, &NodeStorage)],
+        lists: &[(&NodeData, Option<Cow<'_, [NodeStorage]>>)],
+        asked: &BTreeSet<String>,
+        nodes: &[NodeData],
+        out: &State,
+        prev: Option<&PveBackups>,
+    ) -> (Vec<crate::model::StorageBackup>, bool) {
+        // Each distinct text once, shared by every volume that names it.
+        let instance: Arc<str> = Arc::from(self.cfg.name.as_str());
+        let mut node_names: HashSet<Arc<str>> = HashSet::new();
+        let mut shared_node = |n: &str| -> Arc<str> {
+            if let Some(a) = node_names.get(n) {
+                return a.clone();
+            }
+            let a: Arc<str> = Arc::from(n);
+            node_names.insert(a.clone());
+            a
+        };
+        let guest_node: HashMap<u32, Arc<str>> = out
+            .vms
+            .iter()
+            .chain(out.containers.iter())
+            .map(|g| (g.vmid, shared_node(&g.node)))
+            .collect();
+        let mut formats: Vec<Arc<str>> = Vec::new();
+        let mut by_volid: BTreeMap<String, crate::model::StorageBackup> = BTreeMap::new();
+        let mut failed_storages = BTreeSet::new();
+        for (n, s) in reads {
+            match self.api.storage_content(
+                &n.item.node,
+                &s.storage,
+                Some("backup"),
+                None,
+                Some(STORAGE_TIMEOUT),
+            ) {
+                Ok(items) => {
+                    let storage: Arc<str> = Arc::from(s.storage.as_str());
+                    let node = shared_node(&n.item.node);
+                    let src = backups::VolumeSource {
+                        instance: &instance,
+                        storage: &storage,
+                        storage_type: &s.kind,
+                        node: &node,
+                    };
+                    for c in &items {
+                        let gn = c.vmid.and_then(|v| guest_node.get(&(v as u32)));
+                        if let Some(b) = backups::map_storage_backup(&src, gn, &mut formats, c) {
+                            by_volid.entry(b.volid.clone()).or_insert(b);
+                        }
+                    }
+                }
+                Err(_) => {
+                    failed_storages.insert(s.storage.clone());
+                }
+            }
+        }
+        if let Some(p) = prev {
+            // Storages not readable this round keep their previous backups.
+            let read: BTreeSet<&str> = lists
+                .iter()
+                .filter(|(_, l)| l.is_some())
+                .map(|(n, _)| n.item.node.as_str())
+                .collect();
+            let offline: BTreeSet<&str> = nodes
+                .iter()
+                .map(|n| n.item.node.as_str())
+                .filter(|n| !read.contains(n))
+                .collect();
+            for b in &p.storage_backups {
+                // A shared storage read through another node is authoritative; a node-local
+                // one of a node we could not read keeps its backups.
+                let unread = failed_storages.contains(&*b.storage)
+                    || (offline.contains(&*b.node) && !asked.contains(&*b.storage));
+                if unread {
+                    by_volid.entry(b.volid.clone()).or_insert_with(|| b.clone());
+                }
+            }
+        }
+        let mut volumes: Vec<crate::model::StorageBackup> = by_volid.into_values().collect();
+        volumes.sort_by_key(|x| std::cmp::Reverse(x.ctime));
+        (volumes, failed_storages.is_empty())
     }
 }
 
@@ -1489,6 +1584,20 @@ struct Job<'r> {
     net_due: bool,
     ident_due: bool,
     extra_due: bool,
+}
+
+/// When the backup volumes were last read in full, a digest of what they were read for (the
+/// storages holding backups, each guest's node), and the latest volume task end then seen.
+struct VolumesRead {
+    at: i64,
+    digest: u64,
+    task_end: Option<i64>,
+}
+
+/// What `/cluster/tasks` tells a backup cycle (`Cycle::cluster_task_ends`).
+struct TaskEnds {
+    snapshots: Option<HashMap<u32, i64>>,
+    volumes: Option<i64>,
 }
 
 /// What the per-guest calls answered (`None` = not asked this cycle or failed).
