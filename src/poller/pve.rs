@@ -223,24 +223,62 @@ impl IdSet {
     }
 }
 
+/// What the poller remembers of one guest between cycles: the slower-cadence readings
+/// with their sample times, and the counters the rates are worked out from. One entry per
+/// guest, so a cycle finds all of them with one lookup by VMID.
+#[derive(Default)]
+struct GuestMemo {
+    /// Where and what the guest was when these were read: a guest seen on another node
+    /// (migrated) or as another kind (VMID reused) starts afresh, as a new guest does.
+    node: String,
+    kind: &'static str,
+    /// The last cycle the guest was listed in.
+    seen: u64,
+    rates: Option<super::map::rates::RateSample>,
+    vm_status: Option<VmStatusEntry>,
+    ct_status: Option<(i64, Arc<LxcStatus>)>,
+    fsinfo: Option<FsMemo>,
+    agent: Option<AgentMemo>,
+    ct_derived: Option<CtDerived>,
+    lxc: Option<(i64, LxcExtra)>,
+}
+
+impl Memo {
+    /// The memo of a guest, if it is of the same node and kind.
+    fn guest(&self, vmid: u32, node: &str, kind: &str) -> Option<&GuestMemo> {
+        self.guests
+            .get(&vmid)
+            .filter(|m| m.node == node && m.kind == kind)
+    }
+
+    /// The memo of a guest listed this cycle, started afresh when new or moved.
+    fn guest_mut(&mut self, vmid: u32, node: &str, kind: &'static str) -> &mut GuestMemo {
+        let m = self.guests.entry(vmid).or_default();
+        if m.node != node || m.kind != kind {
+            *m = GuestMemo {
+                node: node.to_owned(),
+                kind,
+                ..Default::default()
+            };
+        }
+        m.seen = self.cycle;
+        m
+    }
+}
+
 /// What the poller remembers between cycles (besides the previous fragment).
 #[derive(Default)]
 struct Memo {
     cycle: u64,
-    /// The guest ids the caches were last pruned to.
+    /// The guest ids the guest memos were last pruned to.
     guest_ids: IdSet,
-    rates: super::map::rates::RateTracker,
+    /// Per-guest readings by VMID (unique in a cluster and on a standalone node).
+    guests: HashMap<u32, GuestMemo>,
     last_online: HashMap<String, i64>,
     node_rrd: HashMap<String, (i64, Option<node::RrdMemory>)>,
     /// Storage configuration and node storage lists with the time and cycle of the read.
     storage_config: Option<((i64, u64), Vec<StorageConfig>)>,
     node_storage: HashMap<String, ((i64, u64), Vec<NodeStorage>)>,
-    fsinfo: HashMap<String, FsMemo>,
-    agent_meta: HashMap<String, AgentMemo>,
-    ct_derived: HashMap<String, CtDerived>,
-    lxc: HashMap<String, (i64, LxcExtra)>,
-    vm_status: HashMap<String, VmStatusEntry>,
-    ct_status: HashMap<String, (i64, Arc<LxcStatus>)>,
     disks_polled_at: Option<i64>,
     /// When each guest's snapshot list (by VMID) was last read.
     snapshots_read: HashMap<u32, i64>,
@@ -766,10 +804,10 @@ impl Cycle<'_> {
             .enumerate()
             .filter(|(_, r)| r.status == "running" && online.contains(r.node.as_str()))
             .map(|(at, r)| {
-                let id = guest::guest_id(&self.cfg.name, &r.node, r.vmid.unwrap_or(0));
                 let vmid = r.vmid.unwrap_or(0);
+                let m = self.memo.guest(vmid as u32, &r.node, guest::kind(r));
                 let (status_at, status_ttl, vm_status, ct_status) = if r.kind == "qemu" {
-                    let e = self.memo.vm_status.get(&id);
+                    let e = m.and_then(|m| m.vm_status.as_ref());
                     let moving = e.is_some_and(|e| {
                         r.mem.abs_diff(e.resources_mem) as f64 >= MEM_MOVE_SHARE * r.maxmem as f64
                     });
@@ -780,7 +818,7 @@ impl Cycle<'_> {
                     };
                     (e.map(|e| e.at), ttl, e.map(|e| e.status.clone()), None)
                 } else {
-                    let e = self.memo.ct_status.get(&id);
+                    let e = m.and_then(|m| m.ct_status.as_ref());
                     (
                         e.map(|e| e.0),
                         steady_ttl(vmid),
@@ -788,8 +826,8 @@ impl Cycle<'_> {
                         e.map(|e| e.1.clone()),
                     )
                 };
-                let fs = self.memo.fsinfo.get(&id);
-                let meta = self.memo.agent_meta.get(&id);
+                let fs = m.and_then(|m| m.fsinfo.as_ref());
+                let meta = m.and_then(|m| m.agent.as_ref());
                 // No uptime (a PVE that leaves it out) tells nothing about a reboot.
                 let booted_at = (r.uptime > 0).then(|| self.now - r.uptime as i64 * 1000);
                 let stale = |at: Option<i64>, ttl: i64| {
@@ -809,7 +847,10 @@ impl Cycle<'_> {
                     fs_due: self.due(fs.map(|e| e.at), fs.map_or(0, |e| e.ttl)),
                     net_due: stale(meta.and_then(|m| m.net_at), inventory_ttl(vmid)),
                     ident_due: stale(meta.and_then(|m| m.ident_at), AGENT_IDENT_TTL_MS),
-                    extra_due: self.due(self.memo.lxc.get(&id).map(|e| e.0), inventory_ttl(vmid)),
+                    extra_due: self.due(
+                        m.and_then(|m| m.lxc.as_ref()).map(|e| e.0),
+                        inventory_ttl(vmid),
+                    ),
                 }
             })
             .collect();
@@ -821,11 +862,13 @@ impl Cycle<'_> {
             let running = r.status == "running" && online.contains(r.node.as_str());
             ids.add(&g.id);
             let f = f.take().map(|f| *f).unwrap_or_default();
+            let now = self.now;
+            let m = self.memo.guest_mut(g.vmid, &r.node, g.kind);
             if r.kind == "qemu" {
-                self.refine_vm(r, &mut g, running, f);
+                m.refine_vm(now, r, &mut g, running, f);
                 out.vms.push(Arc::new(g));
             } else {
-                self.refine_ct(r, &mut g, running, f);
+                m.refine_ct(now, r, &mut g, running, f);
                 out.containers.push(Arc::new(g));
             }
         }
@@ -839,6 +882,9 @@ impl Cycle<'_> {
             for g in carried {
                 if !listed.contains(&g.id) {
                     ids.add(&g.id);
+                    if let Some(m) = self.memo.guests.get_mut(&g.vmid) {
+                        m.seen = self.memo.cycle;
+                    }
                     if g.kind == "lxc" {
                         out.containers.push(g);
                     } else {
@@ -847,31 +893,11 @@ impl Cycle<'_> {
                 }
             }
         }
-        // The caches forget guests that are gone. The guest list rarely changes, so the
-        // walk over every cache (seven maps, one set lookup per entry) is made only when the
-        // set of ids differs from the last cycle's.
+        // The memos forget guests that are gone. The guest list rarely changes, so the walk
+        // over them is made only when the set of ids differs from the last cycle's.
         if self.memo.guest_ids != ids {
-            let seen: HashSet<&str> = out
-                .vms
-                .iter()
-                .chain(out.containers.iter())
-                .map(|g| g.id.as_str())
-                .collect();
-            self.memo.rates.retain(|id| seen.contains(id));
-            self.memo.fsinfo.retain(|id, _| seen.contains(id.as_str()));
-            self.memo
-                .agent_meta
-                .retain(|id, _| seen.contains(id.as_str()));
-            self.memo
-                .ct_derived
-                .retain(|id, _| seen.contains(id.as_str()));
-            self.memo.lxc.retain(|id, _| seen.contains(id.as_str()));
-            self.memo
-                .vm_status
-                .retain(|id, _| seen.contains(id.as_str()));
-            self.memo
-                .ct_status
-                .retain(|id, _| seen.contains(id.as_str()));
+            let cycle = self.memo.cycle;
+            self.memo.guests.retain(|_, m| m.seen == cycle);
             self.memo.guest_ids = ids;
         }
         out.vms.sort_by_key(|g| g.vmid);
@@ -921,14 +947,6 @@ impl Cycle<'_> {
         answered.then_some((out, failed))
     }
 
-    fn rates(&mut self, g: &mut Guest, counters: [u64; 4]) {
-        let [dr, dw, ni, no] = self.memo.rates.update(&g.id, counters, self.now);
-        g.disk_read = dr;
-        g.disk_write = dw;
-        g.network_in = ni;
-        g.network_out = no;
-    }
-
     /// Marks whose `status/current` is asked this cycle: every guest without one (new,
     /// just started, moved), and of the aged ones (older than `STATUS_TTL_MS`, or from the
     /// future after a clock jump) the oldest, at most a batch per cycle.
@@ -951,172 +969,6 @@ impl Cycle<'_> {
     /// A cache entry older than `ttl` (or from the future: clock jump) is due.
     fn due(&self, fetched_at: Option<i64>, ttl: i64) -> bool {
         fetched_at.is_none_or(|at| self.now - at >= ttl || self.now < at)
-    }
-
-    fn refine_vm(&mut self, r: &ClusterResource, g: &mut Guest, running: bool, f: Fetched) {
-        // This cycle's status, else the last one (a failed refresh keeps it and is retried);
-        // a guest that is not running forgets it, so a restart is asked at once.
-        let entry = match f.vm {
-            Some(s) => {
-                let e = VmStatusEntry {
-                    at: self.now,
-                    status: Arc::new(s),
-                    resources_mem: r.mem,
-                };
-                self.memo.vm_status.insert(g.id.clone(), e.clone());
-                Some(e)
-            }
-            None if running => self.memo.vm_status.get(&g.id).cloned(),
-            None => {
-                self.memo.vm_status.remove(&g.id);
-                None
-            }
-        };
-        let status = entry.as_ref().map(|e| e.status.as_ref());
-        let mem = guest::vm_memory_since(
-            r,
-            status,
-            entry.as_ref().map_or(r.mem, |e| e.resources_mem),
-            r.status == "running",
-        );
-        g.mem = mem.used;
-        g.maxmem = mem.total;
-        g.memory = Some(mem);
-        if let Some(s) = status {
-            if s.cpus > 0.0 && s.cpus.is_finite() {
-                g.cpus = s.cpus as u32;
-            }
-            // Uptime runs on: the resources' figure is current; the status' only fills a gap.
-            if g.uptime == 0 && s.uptime > 0 {
-                g.uptime = s.uptime;
-            }
-        }
-        let agent = status.is_some_and(|s| s.agent.usable());
-        let fresh_fs = agent && f.fs.is_some();
-        if !agent {
-            self.memo.fsinfo.remove(&g.id);
-        } else if let Some(v) = f.fs {
-            let before = self.memo.fsinfo.get(&g.id).and_then(|e| e.usage);
-            let e = FsMemo {
-                at: self.now,
-                fs: v.map(|list| summarize(&list)),
-                usage: before,
-                ttl: FSINFO_TTL_MS,
-            };
-            self.memo.fsinfo.insert(g.id.clone(), e);
-        }
-        let fs: Result<&FsSummary, &'static str> = if agent {
-            self.memo
-                .fsinfo
-                .get(&g.id)
-                .map_or(Err("agent-error"), |e| e.fs.as_ref().map_err(|r| *r))
-        } else {
-            Err("agent-disabled")
-        };
-        let (disk, disks) = guest::vm_disk(r, fs.ok());
-        g.disk = disk;
-        g.disks = disks;
-        g.disk_status_reason = if r.status != "running" {
-            Some("vm-stopped")
-        } else if status.is_none() {
-            Some("no-status")
-        } else {
-            match fs {
-                Err(reason) => Some(reason),
-                Ok(summary) => guest::fs_reason(summary),
-            }
-        };
-        if fresh_fs && let Some(e) = self.memo.fsinfo.get_mut(&g.id) {
-            let usage = g.disk.as_ref().map(|d| d.usage);
-            e.ttl = fsinfo_ttl(g.vmid as u64, e.usage, usage);
-            e.usage = usage;
-        }
-        if agent {
-            if !self.memo.agent_meta.contains_key(&g.id) {
-                self.memo
-                    .agent_meta
-                    .insert(g.id.clone(), AgentMemo::default());
-            }
-            if let Some(m) = self.memo.agent_meta.get_mut(&g.id) {
-                if let Some(net) = f.net {
-                    m.net_at = Some(self.now);
-                    m.net = net;
-                }
-                if let Some(ident) = f.ident {
-                    m.ident_at = Some(self.now);
-                    m.ident = ident;
-                }
-                g.network_interfaces = m.net.interfaces.clone();
-                g.ip_addresses = m.net.ips.clone();
-                g.os_name = m.ident.os_name.clone();
-                g.os_version = m.ident.os_version.clone();
-                g.agent_version = m.ident.agent_version.clone();
-            }
-        } else {
-            self.memo.agent_meta.remove(&g.id);
-        }
-        if running {
-            // Always the resources' counters: one source every cycle, so rates never jump
-            // between two differently-timed samples.
-            self.rates(g, guest::counters(r));
-        }
-        guest::zero_if_not_running(g);
-    }
-
-    fn refine_ct(&mut self, r: &ClusterResource, g: &mut Guest, running: bool, f: Fetched) {
-        let memo = &mut self.memo;
-        if let Some(s) = f.ct {
-            memo.ct_status.insert(g.id.clone(), (self.now, Arc::new(s)));
-        } else if !running {
-            // A guest that is not running forgets its status, so a restart is asked at once.
-            memo.ct_status.remove(&g.id);
-        }
-        if let Some(e) = f.extra {
-            memo.lxc.insert(g.id.clone(), (self.now, e));
-        }
-        let base = g.disk.clone().unwrap_or_default();
-        if !running {
-            g.disks = guest::lxc_disks(&base, None, None).into();
-            guest::zero_if_not_running(g);
-            return;
-        }
-        let status = memo.ct_status.get(&g.id);
-        let extra = memo.lxc.get(&g.id);
-        let from = (status.map(|e| e.0), extra.map(|e| e.0));
-        if memo.ct_derived.get(&g.id).is_none_or(|d| d.from != from) {
-            let status = status.map(|e| e.1.as_ref());
-            let config = extra.and_then(|e| e.1.config.as_ref());
-            let ifaces = extra.map_or(&[][..], |e| e.1.interfaces.as_slice());
-            let synthetic_root = status.is_none_or(|s| s.diskinfo.is_empty());
-            let (nics, ips) = guest::lxc_network(status, config, ifaces);
-            let d = CtDerived {
-                from,
-                disks: guest::lxc_disks(&Disk::default(), status, config).into(),
-                synthetic_root,
-                nics: nics.into(),
-                ips: ips.into(),
-            };
-            memo.ct_derived.insert(g.id.clone(), d);
-        }
-        if let Some(d) = memo.ct_derived.get(&g.id) {
-            g.disks = if d.synthetic_root {
-                d.disks
-                    .iter()
-                    .map(|root| Disk {
-                        mountpoint: root.mountpoint.clone(),
-                        kind: root.kind.clone(),
-                        device: root.device.clone(),
-                        ..base.clone()
-                    })
-                    .collect()
-            } else {
-                d.disks.clone()
-            };
-            g.network_interfaces = d.nics.clone();
-            g.ip_addresses = d.ips.clone();
-        }
-        self.rates(g, guest::counters(r));
-        guest::zero_if_not_running(g);
     }
 
     fn ceph(&self, nodes: &[NodeData], out: &mut State) {
@@ -1525,6 +1377,181 @@ impl Cycle<'_> {
         let mut volumes: Vec<crate::model::StorageBackup> = by_volid.into_values().collect();
         volumes.sort_by_key(|x| std::cmp::Reverse(x.ctime));
         (volumes, failed_storages.is_empty())
+    }
+}
+
+impl GuestMemo {
+    fn rates(&mut self, now: i64, g: &mut Guest, r: &ClusterResource) {
+        // Always the resources' counters: one source every cycle, so rates never jump
+        // between two differently-timed samples.
+        let [dr, dw, ni, no] = super::map::rates::update(&mut self.rates, guest::counters(r), now);
+        g.disk_read = dr;
+        g.disk_write = dw;
+        g.network_in = ni;
+        g.network_out = no;
+    }
+
+    fn refine_vm(
+        &mut self,
+        now: i64,
+        r: &ClusterResource,
+        g: &mut Guest,
+        running: bool,
+        f: Fetched,
+    ) {
+        // This cycle's status, else the last one (a failed refresh keeps it and is retried);
+        // a guest that is not running forgets it, so a restart is asked at once.
+        if let Some(s) = f.vm {
+            self.vm_status = Some(VmStatusEntry {
+                at: now,
+                status: Arc::new(s),
+                resources_mem: r.mem,
+            });
+        } else if !running {
+            self.vm_status = None;
+        }
+        let entry = self.vm_status.as_ref();
+        let status = entry.map(|e| e.status.as_ref());
+        let mem = guest::vm_memory_since(
+            r,
+            status,
+            entry.map_or(r.mem, |e| e.resources_mem),
+            r.status == "running",
+        );
+        g.mem = mem.used;
+        g.maxmem = mem.total;
+        g.memory = Some(mem);
+        if let Some(s) = status {
+            if s.cpus > 0.0 && s.cpus.is_finite() {
+                g.cpus = s.cpus as u32;
+            }
+            // Uptime runs on: the resources' figure is current; the status' only fills a gap.
+            if g.uptime == 0 && s.uptime > 0 {
+                g.uptime = s.uptime;
+            }
+        }
+        let has_status = status.is_some();
+        let agent = status.is_some_and(|s| s.agent.usable());
+        let fresh_fs = agent && f.fs.is_some();
+        if !agent {
+            self.fsinfo = None;
+        } else if let Some(v) = f.fs {
+            let before = self.fsinfo.as_ref().and_then(|e| e.usage);
+            self.fsinfo = Some(FsMemo {
+                at: now,
+                fs: v.map(|list| summarize(&list)),
+                usage: before,
+                ttl: FSINFO_TTL_MS,
+            });
+        }
+        let fs: Result<&FsSummary, &'static str> = if agent {
+            self.fsinfo
+                .as_ref()
+                .map_or(Err("agent-error"), |e| e.fs.as_ref().map_err(|r| *r))
+        } else {
+            Err("agent-disabled")
+        };
+        let (disk, disks) = guest::vm_disk(r, fs.ok());
+        g.disk = disk;
+        g.disks = disks;
+        g.disk_status_reason = if r.status != "running" {
+            Some("vm-stopped")
+        } else if !has_status {
+            Some("no-status")
+        } else {
+            match fs {
+                Err(reason) => Some(reason),
+                Ok(summary) => guest::fs_reason(summary),
+            }
+        };
+        if fresh_fs && let Some(e) = self.fsinfo.as_mut() {
+            let usage = g.disk.as_ref().map(|d| d.usage);
+            e.ttl = fsinfo_ttl(g.vmid as u64, e.usage, usage);
+            e.usage = usage;
+        }
+        if agent {
+            let m = self.agent.get_or_insert_with(AgentMemo::default);
+            if let Some(net) = f.net {
+                m.net_at = Some(now);
+                m.net = net;
+            }
+            if let Some(ident) = f.ident {
+                m.ident_at = Some(now);
+                m.ident = ident;
+            }
+            g.network_interfaces = m.net.interfaces.clone();
+            g.ip_addresses = m.net.ips.clone();
+            g.os_name = m.ident.os_name.clone();
+            g.os_version = m.ident.os_version.clone();
+            g.agent_version = m.ident.agent_version.clone();
+        } else {
+            self.agent = None;
+        }
+        if running {
+            self.rates(now, g, r);
+        }
+        guest::zero_if_not_running(g);
+    }
+
+    fn refine_ct(
+        &mut self,
+        now: i64,
+        r: &ClusterResource,
+        g: &mut Guest,
+        running: bool,
+        f: Fetched,
+    ) {
+        if let Some(s) = f.ct {
+            self.ct_status = Some((now, Arc::new(s)));
+        } else if !running {
+            // A guest that is not running forgets its status, so a restart is asked at once.
+            self.ct_status = None;
+        }
+        if let Some(e) = f.extra {
+            self.lxc = Some((now, e));
+        }
+        let base = g.disk.clone().unwrap_or_default();
+        if !running {
+            g.disks = guest::lxc_disks(&base, None, None).into();
+            guest::zero_if_not_running(g);
+            return;
+        }
+        let status = self.ct_status.as_ref();
+        let extra = self.lxc.as_ref();
+        let from = (status.map(|e| e.0), extra.map(|e| e.0));
+        if self.ct_derived.as_ref().is_none_or(|d| d.from != from) {
+            let status = status.map(|e| e.1.as_ref());
+            let config = extra.and_then(|e| e.1.config.as_ref());
+            let ifaces = extra.map_or(&[][..], |e| e.1.interfaces.as_slice());
+            let synthetic_root = status.is_none_or(|s| s.diskinfo.is_empty());
+            let (nics, ips) = guest::lxc_network(status, config, ifaces);
+            self.ct_derived = Some(CtDerived {
+                from,
+                disks: guest::lxc_disks(&Disk::default(), status, config).into(),
+                synthetic_root,
+                nics: nics.into(),
+                ips: ips.into(),
+            });
+        }
+        if let Some(d) = self.ct_derived.as_ref() {
+            g.disks = if d.synthetic_root {
+                d.disks
+                    .iter()
+                    .map(|root| Disk {
+                        mountpoint: root.mountpoint.clone(),
+                        kind: root.kind.clone(),
+                        device: root.device.clone(),
+                        ..base.clone()
+                    })
+                    .collect()
+            } else {
+                d.disks.clone()
+            };
+            g.network_interfaces = d.nics.clone();
+            g.ip_addresses = d.ips.clone();
+        }
+        self.rates(now, g, r);
+        guest::zero_if_not_running(g);
     }
 }
 

@@ -36,10 +36,15 @@ pub fn is_guest(r: &ClusterResource, vms: bool, cts: bool) -> bool {
     r.vmid.is_some() && !r.template && ((r.kind == "qemu" && vms) || (r.kind == "lxc" && cts))
 }
 
+/// The model's kind of a guest resource.
+pub fn kind(r: &ClusterResource) -> &'static str {
+    if r.kind == "lxc" { "lxc" } else { "qemu" }
+}
+
 /// The guest as `/cluster/resources` describes it (before per-guest refinements).
 pub fn from_resource(instance: &str, r: &ClusterResource, now_ms: i64) -> Guest {
     let vmid = r.vmid.unwrap_or(0);
-    let kind = if r.kind == "lxc" { "lxc" } else { "qemu" };
+    let kind = kind(r);
     let disk_used = r.disk.min(r.maxdisk);
     Guest {
         id: guest_id(instance, &r.node, vmid),
