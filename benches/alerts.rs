@@ -18,7 +18,7 @@ fn guest(vmid: u32, cpu: f64) -> Guest {
         id: format!("pve-n{}-{vmid}", vmid % 20),
         vmid,
         name: format!("vm{vmid}"),
-        node: format!("n{}", vmid % 20),
+        node: format!("n{}", vmid % 20).into(),
         instance: "pve".into(),
         status: "running".into(),
         kind: if vmid.is_multiple_of(3) {

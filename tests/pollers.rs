@@ -239,7 +239,7 @@ fn pve_guests_templates_zeroing_agent_and_ct_details() {
 
     let vm = &s.vms[0];
     assert_eq!(
-        (vm.kind, vm.status.as_str(), vm.template),
+        (vm.kind, &*vm.status, vm.template),
         ("qemu", "running", false)
     );
     // status/current: total = maxmem (balloon not below it), used = total − freemem.
@@ -270,7 +270,7 @@ fn pve_guests_templates_zeroing_agent_and_ct_details() {
 
     assert_eq!(vm.disk_status_reason, None, "agent reported usage");
     let stopped = &s.vms[1];
-    assert_eq!(stopped.status, "stopped");
+    assert_eq!(&*stopped.status, "stopped");
     assert_eq!(stopped.disk_status_reason, Some("vm-stopped"));
     assert_eq!(stopped.cpu, 0.0);
     assert_eq!(stopped.memory.as_ref().unwrap().usage, 0.0);
@@ -460,8 +460,9 @@ fn pve_request_count_per_cycle_is_bounded() {
             .count(),
         v
     );
-    // On the steady cadence (≤ STEADY_TTL_MS) the CT statuses (mount usage) and the roomy
-    // disks' fsinfo come back; a VM whose memory held steady waits for the inventory TTL.
+    // On the steady cadence (≤ STEADY_TTL_MS) the roomy disks' fsinfo comes back; a VM
+    // whose memory held steady and a CT whose status has no mount usage (`diskinfo`, which
+    // real PVE leaves out) wait for the inventory TTL.
     t.server.clear();
     t.clock.advance(pulse::poller::pve::STEADY_TTL_MS);
     let s4 = t.poller.poll(Some(&s3)).expect("poll 4");
@@ -471,10 +472,10 @@ fn pve_request_count_per_cycle_is_bounded() {
             .filter(|p| p.contains(kind) && p.ends_with(suffix))
             .count()
     };
-    assert_eq!(count(&p, "/lxc/", "/status/current"), c, "{p:?}");
+    assert_eq!(count(&p, "/lxc/", "/status/current"), 0, "{p:?}");
     assert_eq!(count(&p, "/qemu/", "/status/current"), 0, "{p:?}");
     assert_eq!(count(&p, "/qemu/", "/agent/get-fsinfo"), v);
-    // On the inventory cadence (≤ INVENTORY_TTL_MS) the VM's status comes back too.
+    // On the inventory cadence (≤ INVENTORY_TTL_MS) both statuses come back.
     t.server.clear();
     t.clock.advance(pulse::poller::pve::INVENTORY_TTL_MS);
     t.poller.poll(Some(&s4)).expect("poll 5");
@@ -1203,11 +1204,7 @@ fn pve_fallback_per_node_lists_keep_ids() {
     });
     t.clock.advance(10_000);
     let s = t.poller.poll(Some(&first)).expect("poll");
-    let vms: Vec<(&str, &str)> = s
-        .vms
-        .iter()
-        .map(|g| (g.id.as_str(), g.status.as_str()))
-        .collect();
+    let vms: Vec<(&str, &str)> = s.vms.iter().map(|g| (g.id.as_str(), &*g.status)).collect();
     assert_eq!(
         vms,
         [("home-pve-100", "stopped"), ("home-pve2-101", "stopped")]
@@ -1939,4 +1936,52 @@ fn pve_backup_volumes_are_read_after_volume_tasks() {
         prev = p.poll(Some(&prev)).expect("poll without tasks");
         assert_eq!(reads(&server), 1);
     }
+}
+
+#[test]
+fn ct_status_is_read_as_often_as_what_it_carries_moves() {
+    // CT 200 reports its mount points' usage (`diskinfo`, which moves): its status is read
+    // on the steady cadence. CT 201 reports none (real PVE: the root disk comes with the
+    // resources every cycle): its status holds addresses only, read on the inventory one.
+    let gib = 1u64 << 30;
+    let server = MockServer::start(move |s| {
+        let data = match api_path(s) {
+            "/nodes" => json!([{"node":"pve","status":"online","maxmem":gib,"mem":10}]),
+            "/cluster/resources" => json!([
+                {"id":"lxc/200","type":"lxc","vmid":200,"node":"pve","status":"running",
+                 "maxmem":gib,"mem":gib / 4,"maxdisk":gib,"disk":gib / 8,"uptime":100},
+                {"id":"lxc/201","type":"lxc","vmid":201,"node":"pve","status":"running",
+                 "maxmem":gib,"mem":gib / 4,"maxdisk":gib,"disk":gib / 8,"uptime":100}]),
+            "/nodes/pve/lxc/200/status/current" => json!({"status":"running",
+                "diskinfo":{"rootfs":{"total":gib,"used":gib / 8},"mp0":{"total":gib,"used":1}}}),
+            "/nodes/pve/lxc/201/status/current" => json!({"status":"running"}),
+            p if p.ends_with("/config") => json!({"hostname":"ct"}),
+            _ => return not_found(),
+        };
+        Reply::data(data)
+    });
+    let (p, clock) = guests_only_poller(&server);
+    let statuses = |server: &MockServer| {
+        let mut v: Vec<String> = paths(server)
+            .into_iter()
+            .filter(|p| p.ends_with("/status/current"))
+            .collect();
+        v.sort();
+        v
+    };
+    let mut prev = p.poll(None).expect("poll 1");
+    assert_eq!(statuses(&server).len(), 2);
+    assert_eq!(
+        prev.containers[0].disks.len(),
+        2,
+        "rootfs and mp0 from diskinfo"
+    );
+    server.clear();
+    clock.advance(pulse::poller::pve::STEADY_TTL_MS);
+    prev = p.poll(Some(&prev)).expect("poll on the steady cadence");
+    assert_eq!(statuses(&server), ["/nodes/pve/lxc/200/status/current"]);
+    server.clear();
+    clock.advance(pulse::poller::pve::INVENTORY_TTL_MS - pulse::poller::pve::STEADY_TTL_MS);
+    p.poll(Some(&prev)).expect("poll on the inventory cadence");
+    assert!(statuses(&server).contains(&"/nodes/pve/lxc/201/status/current".to_owned()));
 }

@@ -140,7 +140,7 @@ impl Engine {
         };
         let mut key = String::new();
         for g in state.vms.iter().chain(state.containers.iter()) {
-            if g.status == "running" {
+            if &*g.status == "running" {
                 use std::fmt::Write;
                 key.clear();
                 let _ = write!(key, "{}-{}", g.instance, g.vmid);

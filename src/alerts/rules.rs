@@ -498,12 +498,12 @@ fn guest<'a>(
         }
     }
 
-    let running = g.status == "running";
+    let running = &*g.status == "running";
     if running {
         // A running vzdump reads the whole disk and pushes it over the network: the I/O and
         // CPU it causes is expected, so those metrics neither fire nor clear meanwhile.
-        let backup = g.lock.as_deref() == Some("backup")
-            || backups_running.contains(&(g.node.as_str(), g.vmid));
+        let backup =
+            g.lock.as_deref() == Some("backup") || backups_running.contains(&(&*g.node, g.vmid));
         let mem = guest_mem(g);
         let disk = guest_disk(g);
         let io = |b: u64| Some(b as f64 / MB);
@@ -603,7 +603,7 @@ fn guest<'a>(
         }
         return;
     }
-    let stopped = g.status == "stopped"
+    let stopped = &*g.status == "stopped"
         && (ctx.seen_running.contains(&rid) || (ctx.is_active)(&powered_off_id()));
     let severity = match ov {
         // An override decides the severity wholesale (blank = warning).
@@ -1151,7 +1151,7 @@ fn backup_age<'a>(out: &mut Out<'a>, cfg: &AlertConfig, ctx: &Ctx, state: &'a St
         }
         let pbs_type = if g.kind == "lxc" { "ct" } else { "vm" };
         let last = newest
-            .get(&(g.instance.as_str(), g.vmid))
+            .get(&(&*g.instance, g.vmid))
             .copied()
             .unwrap_or(0)
             .max(pbs_newest.get(&(pbs_type, g.vmid)).copied().unwrap_or(0));

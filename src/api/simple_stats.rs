@@ -42,7 +42,7 @@ pub fn render(s: &State) -> String {
         .map(|g| &**g)
         .collect();
     guests.sort_by(|a, b| (&a.instance, &a.node, a.vmid).cmp(&(&b.instance, &b.node, b.vmid)));
-    let running = guests.iter().filter(|g| g.status == "running").count();
+    let running = guests.iter().filter(|g| &*g.status == "running").count();
     let mut html = String::from(concat!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">",
         "<meta http-equiv=\"refresh\" content=\"5\">",
@@ -74,7 +74,7 @@ pub fn render(s: &State) -> String {
             g.vmid,
             escape(g.kind),
             escape(&g.node),
-            if g.status == "running" {
+            if &*g.status == "running" {
                 "running"
             } else {
                 "stopped"

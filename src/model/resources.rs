@@ -141,9 +141,9 @@ pub struct Guest {
     pub id: String,
     pub vmid: u32,
     pub name: String,
-    pub node: String,
-    pub instance: String,
-    pub status: String,
+    pub node: Arc<str>,
+    pub instance: Arc<str>,
+    pub status: Arc<str>,
     #[serde(rename = "type")]
     pub kind: &'static str,
     /// Fraction 0..1 of the guest's vCPUs; 0 when not running.

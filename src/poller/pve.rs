@@ -26,8 +26,9 @@ use std::time::Duration;
 
 /// Inventory that changes only by an admin's hand: a guest's agent-reported interfaces and
 /// addresses (read again at once after the guest booted), a CT's config (mount points,
-/// `netN`), and the status of a VM whose memory holds steady (balloon, agent flag: a balloon
-/// change moves the memory, which brings the status forward). Read about this often, less a
+/// `netN`), the status of a VM whose memory holds steady (balloon, agent flag: a balloon
+/// change moves the memory, which brings the status forward), and the status of a CT that
+/// reports no mount points' usage (`diskinfo`; its addresses only). Read about this often, less a
 /// per-VMID spread of up to `INVENTORY_SPREAD_MS`: at 5 min these three were 60 % of a big
 /// fleet's per-guest requests (session 12).
 pub const INVENTORY_TTL_MS: i64 = 15 * 60_000;
@@ -274,6 +275,7 @@ struct Memo {
     guest_ids: IdSet,
     /// Per-guest readings by VMID (unique in a cluster and on a standalone node).
     guests: HashMap<u32, GuestMemo>,
+    texts: guest::SharedTexts,
     last_online: HashMap<String, i64>,
     node_rrd: HashMap<String, (i64, Option<node::RrdMemory>)>,
     /// Storage configuration and node storage lists with the time and cycle of the read.
@@ -772,7 +774,7 @@ impl Cycle<'_> {
                             p.vms
                                 .iter()
                                 .chain(p.containers.iter())
-                                .filter(|g| failed.contains(&g.node))
+                                .filter(|g| failed.contains(&*g.node))
                                 .cloned(),
                         );
                     }
@@ -819,12 +821,14 @@ impl Cycle<'_> {
                     (e.map(|e| e.at), ttl, e.map(|e| e.status.clone()), None)
                 } else {
                     let e = m.and_then(|m| m.ct_status.as_ref());
-                    (
-                        e.map(|e| e.0),
-                        steady_ttl(vmid),
-                        None,
-                        e.map(|e| e.1.clone()),
-                    )
+                    // Mount points' usage moves; without it (what PVE sends: the
+                    // resources carry the root disk) the status holds addresses only.
+                    let ttl = if e.is_some_and(|e| !e.1.diskinfo.is_empty()) {
+                        steady_ttl(vmid)
+                    } else {
+                        inventory_ttl(vmid)
+                    };
+                    (e.map(|e| e.0), ttl, None, e.map(|e| e.1.clone()))
                 };
                 let fs = m.and_then(|m| m.fsinfo.as_ref());
                 let meta = m.and_then(|m| m.agent.as_ref());
@@ -858,7 +862,7 @@ impl Cycle<'_> {
         let mut fetched = fetch_all(self.api, &jobs, list.len());
         let mut ids = IdSet::default();
         for (r, f) in list.iter().zip(fetched.iter_mut()) {
-            let mut g = guest::from_resource(&self.cfg.name, r, self.now);
+            let mut g = guest::from_resource(&mut self.memo.texts, &self.cfg.name, r, self.now);
             let running = r.status == "running" && online.contains(r.node.as_str());
             ids.add(&g.id);
             let f = f.take().map(|f| *f).unwrap_or_default();
@@ -1056,7 +1060,7 @@ impl Cycle<'_> {
                 if j.source.is_empty() {
                     j.guest
                         .and_then(|id| guests.iter().find(|g| u64::from(g.vmid) == id))
-                        .map(|g| g.node.clone())
+                        .map(|g| g.node.to_string())
                         .unwrap_or_default()
                 } else {
                     j.source.clone()
@@ -1212,7 +1216,7 @@ impl Cycle<'_> {
                 .build_hasher();
             (&asked, unlisted_nodes, nodes.len()).hash(&mut h);
             for g in out.vms.iter().chain(out.containers.iter()) {
-                (g.vmid, g.node.as_str()).hash(&mut h);
+                (g.vmid, &*g.node).hash(&mut h);
             }
             h.finish()
         };
@@ -1240,8 +1244,8 @@ impl Cycle<'_> {
             .vms
             .iter()
             .chain(out.containers.iter())
-            .filter(|g| online_names.contains(g.node.as_str()))
-            .map(|g| (g.node.as_str(), g.kind, g.vmid))
+            .filter(|g| online_names.contains(&*g.node))
+            .map(|g| (&*g.node, g.kind, g.vmid))
             .collect();
         let touched = task_ends.and_then(|t| t.snapshots);
         let due = snapshots_due(
@@ -1270,7 +1274,7 @@ impl Cycle<'_> {
             .vms
             .iter()
             .chain(out.containers.iter())
-            .map(|g| (g.node.as_str(), g.vmid))
+            .map(|g| (&*g.node, g.vmid))
             .collect();
         let vmids: HashSet<u32> = present.iter().map(|p| p.1).collect();
         self.memo

@@ -13,22 +13,70 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// `<node>-<vmid>` when the instance is named like the node, else `<instance>-<node>-<vmid>`.
+/// Built by hand: it is made for every guest of every cycle, and `format!` cost several
+/// times more.
 pub fn guest_id(instance: &str, node: &str, vmid: u64) -> String {
-    if instance == node {
-        format!("{node}-{vmid}")
-    } else {
-        format!("{instance}-{node}-{vmid}")
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut v = vmid;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
     }
+    let digits = std::str::from_utf8(&digits[at..]).unwrap_or_default();
+    let mut id = String::with_capacity(instance.len() + node.len() + digits.len() + 2);
+    if instance != node {
+        id.push_str(instance);
+        id.push('-');
+    }
+    id.push_str(node);
+    id.push('-');
+    id.push_str(digits);
+    id
 }
 
 /// PVE separates tags with `;` (older versions also accepted `,` and spaces); the model joins
 /// them with `,`.
 pub fn tags(raw: &str) -> String {
-    raw.split([';', ',', ' '])
+    let mut out = String::new();
+    for t in raw
+        .split([';', ',', ' '])
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .collect::<Vec<_>>()
-        .join(",")
+    {
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str(t);
+    }
+    out
+}
+
+/// Texts that many guests share (instance, node and status names): one `Arc` each, kept
+/// from cycle to cycle, instead of a new string per guest per cycle.
+#[derive(Default)]
+pub struct SharedTexts(std::collections::HashSet<Arc<str>>);
+
+impl SharedTexts {
+    /// More distinct texts than any cluster has nodes and states: a sign of churn (renamed
+    /// nodes), so the set starts over.
+    const MAX: usize = 4096;
+
+    pub fn get(&mut self, text: &str) -> Arc<str> {
+        if let Some(t) = self.0.get(text) {
+            return t.clone();
+        }
+        if self.0.len() >= Self::MAX {
+            self.0.clear();
+        }
+        let t: Arc<str> = Arc::from(text);
+        self.0.insert(t.clone());
+        t
+    }
 }
 
 /// Which resources become guests: VMs/CTs with a vmid, not templates, of a monitored kind.
@@ -42,7 +90,12 @@ pub fn kind(r: &ClusterResource) -> &'static str {
 }
 
 /// The guest as `/cluster/resources` describes it (before per-guest refinements).
-pub fn from_resource(instance: &str, r: &ClusterResource, now_ms: i64) -> Guest {
+pub fn from_resource(
+    texts: &mut SharedTexts,
+    instance: &str,
+    r: &ClusterResource,
+    now_ms: i64,
+) -> Guest {
     let vmid = r.vmid.unwrap_or(0);
     let kind = kind(r);
     let disk_used = r.disk.min(r.maxdisk);
@@ -50,9 +103,9 @@ pub fn from_resource(instance: &str, r: &ClusterResource, now_ms: i64) -> Guest 
         id: guest_id(instance, &r.node, vmid),
         vmid: vmid as u32,
         name: r.name.clone(),
-        node: r.node.clone(),
-        instance: instance.to_owned(),
-        status: r.status.clone(),
+        node: texts.get(&r.node),
+        instance: texts.get(instance),
+        status: texts.get(&r.status),
         kind,
         cpu: finite(r.cpu),
         cpus: finite(r.maxcpu) as u32,
@@ -248,7 +301,7 @@ pub fn agent_failure_reason(e: &crate::proxmox::ProxmoxError) -> &'static str {
 
 /// Not running: no CPU, no usage figures, no rates (memory used/free keep their values).
 pub fn zero_if_not_running(g: &mut Guest) {
-    if g.status == "running" {
+    if &*g.status == "running" {
         return;
     }
     g.cpu = 0.0;
@@ -553,7 +606,7 @@ mod tests {
             (r.kind.as_str(), r.node.as_str(), r.maxcpu),
             ("lxc", "pve2", 1.5)
         );
-        let g = from_resource("home", &r, 0);
+        let g = from_resource(&mut SharedTexts::default(), "home", &r, 0);
         assert_eq!((g.id.as_str(), g.kind, g.cpus), ("home-pve2-101", "lxc", 1));
     }
 
@@ -583,18 +636,44 @@ mod tests {
     #[test]
     fn lock_and_last_backup() {
         let mut r = res("qemu", 100, "running");
-        assert_eq!(from_resource("h", &r, 0).lock, None);
+        assert_eq!(
+            from_resource(&mut SharedTexts::default(), "h", &r, 0).lock,
+            None
+        );
         r.lock = "backup".into();
-        assert_eq!(from_resource("h", &r, 0).lock.as_deref(), Some("backup"));
+        assert_eq!(
+            from_resource(&mut SharedTexts::default(), "h", &r, 0)
+                .lock
+                .as_deref(),
+            Some("backup")
+        );
     }
 
     #[test]
     fn ids_and_tags() {
         assert_eq!(guest_id("home", "pve1", 101), "home-pve1-101");
         assert_eq!(guest_id("pve1", "pve1", 101), "pve1-101");
+        assert_eq!(guest_id("a", "b", 0), "a-b-0");
+        assert_eq!(guest_id("a", "b", u64::MAX), "a-b-18446744073709551615");
+        assert_eq!(guest_id("", "n", 7), "-n-7");
         assert_eq!(tags("prod;web"), "prod,web");
+        assert_eq!(tags("a,b c;;d,"), "a,b,c,d");
         assert_eq!(tags(" a ; ;b"), "a,b");
         assert_eq!(tags(""), "");
+    }
+
+    #[test]
+    fn shared_texts_are_one_allocation_each_and_start_over_on_churn() {
+        let mut t = SharedTexts::default();
+        let a = t.get("pve1");
+        let b = t.get("pve1");
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(&*t.get("running"), "running");
+        for i in 0..SharedTexts::MAX + 10 {
+            assert_eq!(&*t.get(&format!("n{i}")), format!("n{i}"));
+        }
+        assert!(t.0.len() <= SharedTexts::MAX);
+        assert_eq!(&*t.get("pve1"), "pve1");
     }
 
     #[test]
@@ -704,7 +783,7 @@ mod tests {
     #[test]
     fn stopped_guest_is_zeroed() {
         let r = res("qemu", 100, "stopped");
-        let mut g = from_resource("home", &r, 1);
+        let mut g = from_resource(&mut SharedTexts::default(), "home", &r, 1);
         g.network_in = 5;
         zero_if_not_running(&mut g);
         assert_eq!((g.cpu, g.network_in), (0.0, 0));

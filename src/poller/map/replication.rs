@@ -50,7 +50,7 @@ pub fn map_jobs(
             let source = if !j.source.is_empty() {
                 Some(j.source.clone())
             } else {
-                guest.map(|g| g.node.clone())
+                guest.map(|g| g.node.to_string())
             };
             ReplicationJob {
                 id: format!("{instance}-{job_id}"),
@@ -60,7 +60,7 @@ pub fn map_jobs(
                 guest_id: j.guest.map(|g| g as u32),
                 guest_name: guest.map(|g| g.name.clone()),
                 guest_type: guest.map(|g| g.kind.to_owned()),
-                guest_node: guest.map(|g| g.node.clone()),
+                guest_node: guest.map(|g| g.node.to_string()),
                 source_node: source,
                 target_node: Some(j.target.clone()).filter(|s| !s.is_empty()),
                 schedule: Some(j.schedule.clone()).filter(|s| !s.is_empty()),
