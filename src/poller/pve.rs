@@ -230,8 +230,9 @@ impl IdSet {
 #[derive(Default)]
 struct GuestMemo {
     /// Where and what the guest was when these were read: a guest seen on another node
-    /// (migrated) or as another kind (VMID reused) starts afresh, as a new guest does.
-    node: String,
+    /// (migrated) or as another kind (VMID reused) starts afresh, as a new guest does. The
+    /// node is the cycle's shared text, so the check is a pointer compare.
+    node: Arc<str>,
     kind: &'static str,
     /// The last cycle the guest was listed in.
     seen: u64,
@@ -244,20 +245,27 @@ struct GuestMemo {
     lxc: Option<(i64, LxcExtra)>,
 }
 
+impl GuestMemo {
+    fn same_place(&self, node: &Arc<str>, kind: &str) -> bool {
+        self.kind == kind && (Arc::ptr_eq(&self.node, node) || self.node == *node)
+    }
+}
+
 impl Memo {
     /// The memo of a guest, if it is of the same node and kind.
-    fn guest(&self, vmid: u32, node: &str, kind: &str) -> Option<&GuestMemo> {
+    fn guest(&self, vmid: u32, node: &Arc<str>, kind: &str) -> Option<&GuestMemo> {
         self.guests
             .get(&vmid)
-            .filter(|m| m.node == node && m.kind == kind)
+            .map(|m| &**m)
+            .filter(|m| m.same_place(node, kind))
     }
 
     /// The memo of a guest listed this cycle, started afresh when new or moved.
-    fn guest_mut(&mut self, vmid: u32, node: &str, kind: &'static str) -> &mut GuestMemo {
+    fn guest_mut(&mut self, vmid: u32, node: &Arc<str>, kind: &'static str) -> &mut GuestMemo {
         let m = self.guests.entry(vmid).or_default();
-        if m.node != node || m.kind != kind {
-            *m = GuestMemo {
-                node: node.to_owned(),
+        if !m.same_place(node, kind) {
+            **m = GuestMemo {
+                node: node.clone(),
                 kind,
                 ..Default::default()
             };
@@ -274,7 +282,9 @@ struct Memo {
     /// The guest ids the guest memos were last pruned to.
     guest_ids: IdSet,
     /// Per-guest readings by VMID (unique in a cluster and on a standalone node).
-    guests: HashMap<u32, GuestMemo>,
+    /// Boxed: the table stays small enough to stay in cache, and a lookup touches only the
+    /// entry it finds.
+    guests: HashMap<u32, Box<GuestMemo>>,
     texts: guest::SharedTexts,
     last_online: HashMap<String, i64>,
     node_rrd: HashMap<String, (i64, Option<node::RrdMemory>)>,
@@ -801,13 +811,15 @@ impl Cycle<'_> {
             .collect();
         // Per-guest calls only for running guests on online nodes, decided up front (cache
         // TTLs) and made in parallel; the mapping below is sequential.
+        // Each guest's node as the shared text its memo holds.
+        let nodes: Vec<Arc<str>> = list.iter().map(|r| self.memo.texts.get(&r.node)).collect();
         let mut jobs: Vec<Job<'_>> = list
             .iter()
             .enumerate()
             .filter(|(_, r)| r.status == "running" && online.contains(r.node.as_str()))
             .map(|(at, r)| {
                 let vmid = r.vmid.unwrap_or(0);
-                let m = self.memo.guest(vmid as u32, &r.node, guest::kind(r));
+                let m = self.memo.guest(vmid as u32, &nodes[at], guest::kind(r));
                 let (status_at, status_ttl, vm_status, ct_status) = if r.kind == "qemu" {
                     let e = m.and_then(|m| m.vm_status.as_ref());
                     let moving = e.is_some_and(|e| {
@@ -867,7 +879,7 @@ impl Cycle<'_> {
             ids.add(&g.id);
             let f = f.take().map(|f| *f).unwrap_or_default();
             let now = self.now;
-            let m = self.memo.guest_mut(g.vmid, &r.node, g.kind);
+            let m = self.memo.guest_mut(g.vmid, &g.node, g.kind);
             if r.kind == "qemu" {
                 m.refine_vm(now, r, &mut g, running, f);
                 out.vms.push(Arc::new(g));
