@@ -1985,3 +1985,64 @@ fn ct_status_is_read_as_often_as_what_it_carries_moves() {
     p.poll(Some(&prev)).expect("poll on the inventory cadence");
     assert!(statuses(&server).contains(&"/nodes/pve/lxc/201/status/current".to_owned()));
 }
+
+#[test]
+fn a_guest_started_again_is_read_afresh() {
+    // CT 300 runs, stops, and runs again within the inventory period: its status and config
+    // (mount points may have been changed while it was stopped) are read again at once.
+    let gib = 1u64 << 30;
+    let running = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let r = running.clone();
+    let server = MockServer::start(move |s| {
+        let status = if r.load(Ordering::Relaxed) {
+            "running"
+        } else {
+            "stopped"
+        };
+        let data = match api_path(s) {
+            "/nodes" => json!([{"node":"pve","status":"online","maxmem":gib,"mem":10}]),
+            "/cluster/resources" => json!([{"id":"lxc/300","type":"lxc","vmid":300,
+                "node":"pve","status":status,"maxmem":gib,"mem":gib / 4,"maxdisk":gib,
+                "disk":gib / 8,"uptime":100}]),
+            "/nodes/pve/lxc/300/status/current" => json!({"status":status}),
+            "/nodes/pve/lxc/300/config" => json!({"hostname":"ct","rootfs":"local:300/d,size=8G",
+                "net0":"name=eth0,bridge=vmbr0,ip=10.0.0.9/24"}),
+            _ => return not_found(),
+        };
+        Reply::data(data)
+    });
+    let (p, clock) = guests_only_poller(&server);
+    let reads = |server: &MockServer| {
+        let mut v: Vec<String> = paths(server)
+            .into_iter()
+            .filter(|p| p.starts_with("/nodes/pve/lxc/"))
+            .collect();
+        v.sort();
+        v
+    };
+    let mut prev = p.poll(None).expect("poll 1");
+    assert_eq!(reads(&server).len(), 2, "status and config");
+    server.clear();
+    clock.advance(10_000);
+    prev = p.poll(Some(&prev)).expect("poll 2");
+    assert!(reads(&server).is_empty());
+    running.store(false, Ordering::Relaxed);
+    clock.advance(10_000);
+    prev = p.poll(Some(&prev)).expect("stopped");
+    assert_eq!(&*prev.containers[0].status, "stopped");
+    running.store(true, Ordering::Relaxed);
+    server.clear();
+    clock.advance(10_000);
+    prev = p.poll(Some(&prev)).expect("running again");
+    assert_eq!(
+        reads(&server),
+        [
+            "/nodes/pve/lxc/300/config",
+            "/nodes/pve/lxc/300/status/current"
+        ]
+    );
+    assert_eq!(
+        prev.containers[0].disks[0].device.as_deref(),
+        Some("local:300/d")
+    );
+}

@@ -879,7 +879,18 @@ impl Cycle<'_> {
             ids.add(&g.id);
             let f = f.take().map(|f| *f).unwrap_or_default();
             let now = self.now;
-            let m = self.memo.guest_mut(g.vmid, &g.node, g.kind);
+            // A guest that is not running (or whose node is offline) keeps no memo: what
+            // it held is read again at once when it runs (its config may have changed
+            // while it was stopped), and a fleet's stopped guests cost no memory.
+            let mut idle = GuestMemo::default();
+            let m = if running {
+                self.memo.guest_mut(g.vmid, &g.node, g.kind)
+            } else {
+                if self.memo.guest(g.vmid, &g.node, g.kind).is_some() {
+                    self.memo.guests.remove(&g.vmid);
+                }
+                &mut idle
+            };
             if r.kind == "qemu" {
                 m.refine_vm(now, r, &mut g, running, f);
                 out.vms.push(Arc::new(g));
