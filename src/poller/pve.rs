@@ -29,8 +29,8 @@ use std::time::Duration;
 /// `netN`), the status of a VM whose memory holds steady (balloon, agent flag: a balloon
 /// change moves the memory, which brings the status forward), and the status of a CT that
 /// reports no mount points' usage (`diskinfo`; its addresses only). Read about this often, less a
-/// per-VMID spread of up to `INVENTORY_SPREAD_MS`: at 5 min these three were 60 % of a big
-/// fleet's per-guest requests (session 12).
+/// per-VMID spread of up to `INVENTORY_SPREAD_MS`: at 5 min the first three were 60 % of a
+/// big fleet's per-guest requests (session 12).
 pub const INVENTORY_TTL_MS: i64 = 15 * 60_000;
 pub const INVENTORY_SPREAD_MS: i64 = 3 * 60_000;
 /// A guest's OS name/version and agent version change with an upgrade, and nearly always a
@@ -62,10 +62,11 @@ pub const STORAGE_CYCLES: u64 = 6;
 /// Per-guest `status/current` (balloon, free memory, agent flag, CT diskinfo/addresses):
 /// refreshed about this often per running VM whose memory is moving (`/cluster/resources`
 /// `mem` changed by `MEM_MOVE_SHARE` of `maxmem` or more since the status was read). A
-/// container (whose memory comes from `/cluster/resources` itself, and whose status carries
-/// its mount points' usage) is refreshed on the steady cadence (`STEADY_TTL_MS`), a VM with
-/// steady memory on the inventory cadence (`INVENTORY_TTL_MS`). CPU, memory changes, disk and the
-/// I/O counters come from the one `/cluster/resources` of every cycle in between.
+/// container (whose memory comes from `/cluster/resources` itself) whose status reports its
+/// mount points' usage (`diskinfo`) is refreshed on the steady cadence (`STEADY_TTL_MS`);
+/// other containers and a VM with steady memory on the inventory cadence
+/// (`INVENTORY_TTL_MS`). CPU, memory changes, disk and the I/O counters come from the one
+/// `/cluster/resources` of every cycle in between.
 pub const STATUS_TTL_MS: i64 = 60_000;
 pub const MEM_MOVE_SHARE: f64 = 0.02;
 /// Status refreshes of aged entries per cycle: a sixth of the running guests (the TTL over
