@@ -874,8 +874,9 @@ impl Cycle<'_> {
         self.pick_status_refreshes(&mut jobs);
         let mut fetched = fetch_all(self.api, &jobs, list.len());
         let mut ids = IdSet::default();
-        for (r, f) in list.iter().zip(fetched.iter_mut()) {
-            let mut g = guest::from_resource(&mut self.memo.texts, &self.cfg.name, r, self.now);
+        for ((r, f), node) in list.iter().zip(fetched.iter_mut()).zip(nodes) {
+            let mut g =
+                guest::from_resource(&mut self.memo.texts, &self.cfg.name, node, r, self.now);
             let running = r.status == "running" && online.contains(r.node.as_str());
             ids.add(&g.id);
             let f = f.take().map(|f| *f).unwrap_or_default();

@@ -90,9 +90,11 @@ pub fn kind(r: &ClusterResource) -> &'static str {
 }
 
 /// The guest as `/cluster/resources` describes it (before per-guest refinements).
+/// `node` is `r.node` as the cycle's shared text (the caller already has it).
 pub fn from_resource(
     texts: &mut SharedTexts,
     instance: &str,
+    node: Arc<str>,
     r: &ClusterResource,
     now_ms: i64,
 ) -> Guest {
@@ -103,7 +105,7 @@ pub fn from_resource(
         id: guest_id(instance, &r.node, vmid),
         vmid: vmid as u32,
         name: r.name.clone(),
-        node: texts.get(&r.node),
+        node,
         instance: texts.get(instance),
         status: texts.get(&r.status),
         kind,
@@ -606,7 +608,13 @@ mod tests {
             (r.kind.as_str(), r.node.as_str(), r.maxcpu),
             ("lxc", "pve2", 1.5)
         );
-        let g = from_resource(&mut SharedTexts::default(), "home", &r, 0);
+        let g = from_resource(
+            &mut SharedTexts::default(),
+            "home",
+            r.node.as_str().into(),
+            &r,
+            0,
+        );
         assert_eq!((g.id.as_str(), g.kind, g.cpus), ("home-pve2-101", "lxc", 1));
     }
 
@@ -637,14 +645,27 @@ mod tests {
     fn lock_and_last_backup() {
         let mut r = res("qemu", 100, "running");
         assert_eq!(
-            from_resource(&mut SharedTexts::default(), "h", &r, 0).lock,
+            from_resource(
+                &mut SharedTexts::default(),
+                "h",
+                r.node.as_str().into(),
+                &r,
+                0
+            )
+            .lock,
             None
         );
         r.lock = "backup".into();
         assert_eq!(
-            from_resource(&mut SharedTexts::default(), "h", &r, 0)
-                .lock
-                .as_deref(),
+            from_resource(
+                &mut SharedTexts::default(),
+                "h",
+                r.node.as_str().into(),
+                &r,
+                0
+            )
+            .lock
+            .as_deref(),
             Some("backup")
         );
     }
@@ -783,7 +804,13 @@ mod tests {
     #[test]
     fn stopped_guest_is_zeroed() {
         let r = res("qemu", 100, "stopped");
-        let mut g = from_resource(&mut SharedTexts::default(), "home", &r, 1);
+        let mut g = from_resource(
+            &mut SharedTexts::default(),
+            "home",
+            r.node.as_str().into(),
+            &r,
+            1,
+        );
         g.network_in = 5;
         zero_if_not_running(&mut g);
         assert_eq!((g.cpu, g.network_in), (0.0, 0));
